@@ -1,0 +1,210 @@
+"""Settings: defaults < TOML file < CAPSULE_PROXY_<SECTION>_<KEY> environment < command-line flags.
+
+Every setting is declared once, in SECTIONS below, with its type, default and a one-line help
+text; the loader, `check-config`, the example config and the tests all read that table.
+Errors name the key (`server.port`) and the source it came from, never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "CAPSULE_PROXY_"
+ENV_CONFIG_FILE = ENV_PREFIX + "CONFIG"
+
+
+class ConfigError(Exception):
+    """A setting is unknown or has a bad value; the message names it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    kind: Callable[[Any, str], Any]
+    help: str
+    secret: bool = False
+
+
+# --- value checkers: take (raw value, key) and return the clean value or raise ConfigError ---
+
+def _int_in(lo: int, hi: int) -> Callable[[Any, str], int]:
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, str):
+            try:
+                value = int(value.strip(), 10)
+            except ValueError:
+                raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+        if not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if not lo <= value <= hi:
+            raise ConfigError(f"{key}: must be between {lo} and {hi}, got {value}")
+        return value
+    return check
+
+
+def _positive_float(value: Any, key: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a number of seconds, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a number of seconds, got {value!r}") from None
+    if not number >= 0:
+        raise ConfigError(f"{key}: must not be negative, got {value!r}")
+    return number
+
+
+def _text(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any, str], str]:
+    def check(value: Any, key: str) -> str:
+        text = _text(value, key).strip().lower()
+        if text not in choices:
+            raise ConfigError(f"{key}: must be one of {', '.join(choices)}; got {value!r}")
+        return text
+    return check
+
+
+def _upstream_url(value: Any, key: str) -> str:
+    text = _text(value, key).strip()
+    if text == "embedded":
+        return text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key}: must be 'embedded' or an http(s) URL such as "
+                          f"https://api.capsulecrm.com; got {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{key}: must not carry a query or fragment; got {value!r}")
+    # The proxy appends /api/v2/...; a trailing slash would double it.
+    return text.rstrip("/")
+
+
+PORT = _int_in(0, 65535)
+
+SECTIONS: dict[str, dict[str, Setting]] = {
+    "server": {
+        "host": Setting("127.0.0.1", _text, "address the proxy listens on"),
+        "port": Setting(8080, PORT, "port the proxy listens on"),
+        "shutdown_timeout": Setting(10.0, _positive_float,
+                                    "seconds in-flight requests get to finish on SIGTERM/SIGINT"),
+    },
+    "upstream": {
+        "url": Setting("embedded", _upstream_url,
+                       "base of the Capsule v2 API (the proxy appends /api/v2/...), or 'embedded'"),
+    },
+    "emulator": {
+        "host": Setting("127.0.0.1", _text, "address the standalone emulator listens on"),
+        "port": Setting(9090, PORT, "port the standalone emulator listens on"),
+        "embedded_port": Setting(0, PORT,
+                                 "loopback port of the emulator embedded in `serve` (0: any free port)"),
+        "seed": Setting("", _text, "seed TOML file; empty: the demo seed shipped in the package"),
+        "db": Setting("", _text, "SQLite file that keeps emulator data across restarts; empty: in memory"),
+    },
+    "log": {
+        "level": Setting("info", _choice("debug", "info", "warning", "error"), "log level"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings, as nested plain dicts: settings.get("server", "port")."""
+
+    values: dict[str, dict[str, Any]]
+    sources: dict[str, str] = field(default_factory=dict)  # "server.port" -> "file"/"env"/"flag"
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """The values with secrets replaced, for printing and logging."""
+        return {
+            section: {
+                key: ("***" if SECTIONS[section][key].secret and value else value)
+                for key, value in keys.items()
+            }
+            for section, keys in self.values.items()
+        }
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """CAPSULE_PROXY_SERVER_PORT=8081 -> {"server": {"port": "8081"}}.
+
+    Variables whose section is not ours are ignored, not rejected: Kubernetes injects
+    CAPSULE_PROXY_PORT / CAPSULE_PROXY_SERVICE_HOST for a Service named capsule-proxy.
+    An unknown key inside one of our sections is a typo and is rejected.
+    """
+    found: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("_")
+        if section not in SECTIONS:
+            continue
+        if key not in SECTIONS[section]:
+            raise ConfigError(f"environment variable {name}: unknown setting {section}.{key}")
+        found.setdefault(section, {})[key] = value
+    return found
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Merge the three layers over the defaults and validate every value."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get(ENV_CONFIG_FILE):
+        config_file = environ[ENV_CONFIG_FILE]
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file:
+        layers.append((f"file {config_file}", _read_file(Path(config_file))))
+    layers.append(("environment", _from_env(environ)))
+    layers.append(("command line", flags or {}))
+
+    values = {section: {key: s.default for key, s in keys.items()} for section, keys in SECTIONS.items()}
+    sources: dict[str, str] = {}
+    for origin, layer in layers:
+        for section, keys in layer.items():
+            if section not in SECTIONS:
+                raise ConfigError(f"{origin}: unknown section [{section}]; "
+                                  f"known sections: {', '.join(SECTIONS)}")
+            if not isinstance(keys, Mapping):
+                raise ConfigError(f"{origin}: [{section}] must be a table, got {keys!r}")
+            for key, raw in keys.items():
+                if raw is None:
+                    continue  # a flag that was not given
+                dotted = f"{section}.{key}"
+                setting = SECTIONS[section].get(key)
+                if setting is None:
+                    known = ", ".join(SECTIONS[section])
+                    raise ConfigError(f"{origin}: unknown key {dotted}; keys of [{section}]: {known}")
+                try:
+                    values[section][key] = setting.kind(raw, dotted)
+                except ConfigError as exc:
+                    raise ConfigError(f"{origin}: {exc}") from None
+                sources[dotted] = origin
+    return Settings(values, sources)

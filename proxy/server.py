@@ -1,0 +1,68 @@
+"""Running aiohttp applications until SIGINT/SIGTERM, then shutting down gracefully.
+
+On a signal each listener stops accepting, in-flight requests get `shutdown_timeout` seconds to
+finish, and the process exits 0. Listeners stop in order, so a proxy stops before the embedded
+emulator its in-flight requests still need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger("capsule_proxy")
+
+
+@dataclass
+class Listener:
+    runner: web.AppRunner
+    site: web.TCPSite
+
+    @property
+    def url(self) -> str:
+        host, port = self.runner.addresses[0][:2]
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}"
+
+
+async def start(app: web.Application, host: str, port: int, shutdown_timeout: float) -> Listener:
+    """Start serving app; runs its start-up hooks and binds the port (0: any free port)."""
+    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
+                           handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return Listener(runner, site)
+
+
+async def wait_for_signal() -> signal.Signals:
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
+    try:
+        return await received
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def run_until_signal(start_all: Callable[[], Awaitable[list[Listener]]]) -> None:
+    """Start the listeners, wait for SIGINT/SIGTERM, then stop them in the order given."""
+    listeners = await start_all()
+    try:
+        sig = await wait_for_signal()
+        log.info("received %s: finishing in-flight requests, then stopping", sig.name)
+    finally:
+        for listener in listeners:
+            await listener.runner.cleanup()
+    log.info("stopped")
