@@ -1,0 +1,138 @@
+"""The command line as a user runs it: a real process, a real port, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from tests.conftest import bearer
+
+CLI = [sys.executable, "-m", "proxy"]
+
+
+def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Running:
+    """A started `capsule-proxy` process and the URL from its ready line."""
+
+    def __init__(self, process: asyncio.subprocess.Process, url: str, line: str):
+        self.process, self.url, self.line = process, url, line
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), 15)
+
+
+async def start(*args: str) -> Running:
+    process = await asyncio.create_subprocess_exec(
+        *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+    except asyncio.TimeoutError:
+        process.kill()
+        raise
+    match = re.search(r"listening on (http://\S+)", line)
+    if not match:
+        process.kill()
+        _, err = await process.communicate()
+        pytest.fail(f"no ready line; stdout {line!r}, stderr {err.decode()!r}")
+    return Running(process, match[1], line)
+
+
+def test_help_lists_the_subcommands():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "serve" in result.stdout and "emulator" in result.stdout
+
+
+@pytest.mark.parametrize("command, flags", [
+    ("serve", ["--config", "--host", "--port", "--upstream", "--seed", "--db"]),
+    ("emulator", ["--host", "--port", "--seed", "--db"]),
+])
+def test_subcommand_help_shows_contract_flags(command, flags):
+    result = run(command, "--help")
+    assert result.returncode == 0
+    for flag in flags:
+        assert flag in result.stdout
+    assert "tok-phillip" in result.stdout  # the demo seed's token is named in --help
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_serve_embedded_answers_healthz_and_stops_cleanly(sig):
+    proxy = await start("serve", "--port", "0")
+    try:
+        assert "embedded emulator" in proxy.line
+        async with aiohttp.ClientSession() as session:
+            async with session.get(proxy.url + "/healthz") as response:
+                assert response.status == 200
+    finally:
+        code = await proxy.stop(sig)
+    assert code == 0
+
+
+async def test_emulator_keeps_data_in_db_across_restarts(tmp_path):
+    db = str(tmp_path / "capsule.db")
+    first = await start("emulator", "--port", "0", "--db", db)
+    try:
+        async with aiohttp.ClientSession(headers=bearer()) as session:
+            body = {"task": {"description": "survives a restart", "dueOn": "2027-01-05"}}
+            async with session.post(first.url + "/api/v2/tasks", json=body) as response:
+                assert response.status == 201
+                task_id = (await response.json())["task"]["id"]
+    finally:
+        assert await first.stop() == 0
+    second = await start("emulator", "--port", "0", "--db", db)
+    try:
+        async with aiohttp.ClientSession(headers=bearer()) as session:
+            async with session.get(f"{second.url}/api/v2/tasks/{task_id}") as response:
+                assert response.status == 200
+                assert (await response.json())["task"]["description"] == "survives a restart"
+    finally:
+        assert await second.stop() == 0
+
+
+def test_bad_config_key_exits_with_its_name(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[server]\nprot = 8080\n")
+    result = run("serve", "--config", str(config))
+    assert result.returncode == 2
+    assert "server.prot" in result.stderr
+
+
+def test_bad_flag_value_exits_with_its_name():
+    result = run("serve", "--port", "http")
+    assert result.returncode == 2
+    assert "server.port" in result.stderr
+
+
+def test_bad_seed_stops_serve_before_listening(tmp_path):
+    seed = tmp_path / "seed.toml"
+    seed.write_text('[[users]]\nusername = "a"\ntoken = "t"\ntimezone = "Mars/Olympus"\n')
+    result = run("serve", "--seed", str(seed), "--port", "0")
+    assert result.returncode == 2
+    assert "users[1].timezone" in result.stderr
+
+
+def test_unusable_db_path_is_reported(tmp_path):
+    result = run("emulator", "--port", "0", "--db", str(tmp_path / "missing-dir" / "x.db"))
+    assert result.returncode == 2
+    assert "cannot use database" in result.stderr
+
+
+async def test_port_in_use_is_reported():
+    holder = await start("emulator", "--port", "0")
+    try:
+        port = holder.url.rsplit(":", 1)[1]
+        result = await asyncio.to_thread(run, "emulator", "--port", port)
+        assert result.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    finally:
+        await holder.stop()

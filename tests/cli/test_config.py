@@ -1,0 +1,97 @@
+"""Settings precedence (file < environment < flags) and errors that name the key."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from proxy.config import SECTIONS, ConfigError, load_settings
+from tests.conftest import ROOT
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_match_the_contract():
+    settings = load_settings(environ={})
+    assert settings.get("server", "host") == "127.0.0.1"
+    assert settings.get("server", "port") == 8080
+    assert settings.get("upstream", "url") == "embedded"
+    assert settings.get("emulator", "port") == 9090
+    assert settings.get("emulator", "db") == ""
+
+
+def test_file_then_environment_then_flags(tmp_path):
+    path = write(tmp_path, "[server]\nport = 8001\nhost = '0.0.0.0'\n[emulator]\nport = 9001\n")
+    env = {"CAPSULE_PROXY_SERVER_PORT": "8002", "CAPSULE_PROXY_EMULATOR_DB": "/tmp/x.db"}
+    settings = load_settings(path, env, {"server": {"port": "8003", "host": None}})
+    assert settings.get("server", "port") == 8003            # flag beats env and file
+    assert settings.get("server", "host") == "0.0.0.0"       # a flag not given leaves the file value
+    assert settings.get("emulator", "port") == 9001          # file beats default
+    assert settings.get("emulator", "db") == "/tmp/x.db"     # env beats default
+    assert settings.sources["server.port"] == "command line"
+    assert settings.sources["emulator.port"] == f"file {path}"
+
+
+def test_config_file_from_environment(tmp_path):
+    path = write(tmp_path, "[server]\nport = 8111\n")
+    assert load_settings(environ={"CAPSULE_PROXY_CONFIG": str(path)}).get("server", "port") == 8111
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[server]\nprot = 1\n", "server.prot"),
+    ("[servr]\nport = 1\n", "[servr]"),
+    ("[server]\nport = 'eighty'\n", "server.port"),
+    ("[server]\nport = 70000\n", "server.port"),
+    ("[server]\nport = true\n", "server.port"),
+    ("[server]\nshutdown_timeout = -1\n", "server.shutdown_timeout"),
+    ("[upstream]\nurl = 'ftp://example.com'\n", "upstream.url"),
+    ("[upstream]\nurl = 'https://api.capsulecrm.com?x=1'\n", "upstream.url"),
+    ("[log]\nlevel = 'loud'\n", "log.level"),
+    ("server = 5\n", "[server]"),
+    ("[server\n", "not valid TOML"),
+])
+def test_bad_file_values_name_the_key(tmp_path, text, named):
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace(".", r"\.")):
+        load_settings(write(tmp_path, text), {})
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", {})
+
+
+def test_environment_typo_in_a_known_section_is_an_error():
+    with pytest.raises(ConfigError, match="CAPSULE_PROXY_SERVER_PROT"):
+        load_settings(environ={"CAPSULE_PROXY_SERVER_PROT": "1"})
+
+
+def test_foreign_environment_variables_are_ignored():
+    # Kubernetes injects these for a Service called capsule-proxy.
+    env = {"CAPSULE_PROXY_PORT": "tcp://10.0.0.1:8080", "CAPSULE_PROXY_SERVICE_HOST": "10.0.0.1"}
+    assert load_settings(environ=env).get("server", "port") == 8080
+
+
+def test_bad_environment_value_names_variable_source():
+    with pytest.raises(ConfigError, match="environment: server.port"):
+        load_settings(environ={"CAPSULE_PROXY_SERVER_PORT": "x"})
+
+
+def test_upstream_url_trailing_slash_is_dropped():
+    settings = load_settings(environ={"CAPSULE_PROXY_UPSTREAM_URL": "https://api.capsulecrm.com/"})
+    assert settings.get("upstream", "url") == "https://api.capsulecrm.com"
+
+
+def test_example_config_documents_every_key_and_loads():
+    example = ROOT / "config.example.toml"
+    data = tomllib.loads(example.read_text())
+    documented = {(section, key) for section, keys in data.items() for key in keys}
+    declared = {(section, key) for section, keys in SECTIONS.items() for key in keys}
+    assert documented == declared
+    defaults = load_settings(environ={})
+    from_example = load_settings(example, {})
+    assert from_example.values == defaults.values, "the example must show the defaults"
