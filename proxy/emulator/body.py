@@ -25,7 +25,7 @@ async def read_envelope(request: web.Request, resource: str) -> dict[str, Any]:
 
 
 def is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
 def parse_link(fields: dict[str, Any], name: str, resource: str, errors: list[dict[str, str]],

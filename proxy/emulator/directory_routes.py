@@ -51,7 +51,7 @@ async def list_categories(request: web.Request) -> web.Response:
     return await _paged(request, "categories", records.list_categories)
 
 
-@routes.get(r"/api/v2/categories/{id:\d+}")
+@routes.get(r"/api/v2/categories/{id:[0-9]{1,18}}")
 async def show_category(request: web.Request) -> web.Response:
     category = await request.app[STORE].run(records.get_category, int(request.match_info["id"]))
     return json_response({"category": category})
@@ -77,7 +77,7 @@ async def list_parties(request: web.Request) -> web.Response:
     return await _paged(request, "parties", records.list_parties)
 
 
-@routes.get(r"/api/v2/parties/{id:\d+}")
+@routes.get(r"/api/v2/parties/{id:[0-9]{1,18}}")
 async def show_party(request: web.Request) -> web.Response:
     party = await request.app[STORE].run(records.get_party, int(request.match_info["id"]))
     return json_response({"party": party})
@@ -111,7 +111,7 @@ def _parent_routes(table: str, resource: str) -> None:
     async def list_all(request: web.Request) -> web.Response:
         return await _paged(request, table, records.list_parents, table)
 
-    @routes.get(rf"/api/v2/{table}/{{id:\d+}}")
+    @routes.get(rf"/api/v2/{table}/{{id:[0-9]{{1,18}}}}")
     async def show(request: web.Request) -> web.Response:
         record = await request.app[STORE].run(records.get_parent, table, int(request.match_info["id"]))
         return json_response({resource: record})

@@ -15,4 +15,4 @@ USERS_BY_TOKEN = web.AppKey("users_by_token", dict[str, dict[str, Any]])
 LIMITER = web.AppKey("limiter", RateLimiter)
 CLOCK = web.AppKey("clock", Callable[[], float])
 
-USER = "capsule_user"  # request key: the user behind the bearer token
+USER = web.RequestKey("capsule_user", dict[str, Any])  # the user behind the bearer token

@@ -10,6 +10,7 @@ from .errors import V2Error
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
+MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; any page past it is empty anyway
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Page:
 
     @property
     def offset(self) -> int:
-        return (self.number - 1) * self.size
+        return min((self.number - 1) * self.size, MAX_OFFSET)
 
 
 def _positive_int(request: web.Request, name: str, default: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEMO_SEED = "demo_seed.toml"
 DEFAULT_REQUESTS_PER_HOUR = 4000
-COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
 
 
@@ -196,6 +196,8 @@ def _check_tasks(seed: Seed) -> None:
     for index, task in enumerate(seed.tasks, 1):
         where = f"tasks[{index}]"
         due = task["dueOn"]
+        if isinstance(due, datetime):
+            raise SeedError(f"{where}.dueOn: expected a date (YYYY-MM-DD), got the date-time {due.isoformat()}")
         if isinstance(due, str):
             try:
                 due = date.fromisoformat(due)

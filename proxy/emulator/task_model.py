@@ -8,7 +8,7 @@ inside the same transaction as the write.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .body import parse_link, text_field
@@ -17,7 +17,8 @@ from .errors import ValidationFailed, field_error
 STATUSES = ("OPEN", "COMPLETED", "PENDING")
 LINKS = ("party", "opportunity", "kase")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII)
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$", re.ASCII)
 
 
 def parse_due_on(value: Any) -> str | None:
@@ -27,6 +28,17 @@ def parse_due_on(value: Any) -> str | None:
         except ValueError:
             return None
     return None
+
+
+def parse_timestamp(value: Any) -> str | None:
+    """An ISO-8601 instant (Z or an offset) -> `YYYY-MM-DDTHH:MM:SSZ`, as v2 writes them."""
+    if not isinstance(value, str) or not _STAMP.match(value):
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_due_time(value: Any) -> str | None:
@@ -84,6 +96,13 @@ def parse_task_input(fields: dict[str, Any], creating: bool) -> dict[str, Any]:
                                       f"status must be OPEN or COMPLETED, got {status!r}"))
         else:
             changes["status"] = status
+
+    if "completedAt" in fields and fields["completedAt"] is not None:
+        completed_at = parse_timestamp(fields["completedAt"])
+        if completed_at is None:
+            errors.append(field_error("task", "completedAt", "completedAt must be an ISO-8601 UTC "
+                                      f"date-time such as 2026-01-02T15:04:05Z, got {fields['completedAt']!r}"))
+        changes["completed_at"] = completed_at
 
     if "category" in fields:
         changes["category_id"] = parse_link(fields, "category", "task", errors)

@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 LIST_STATUSES = {"open": "OPEN", "completed": "COMPLETED", "pending": "PENDING"}
 EMBEDS = {"party", "opportunity", "kase", "owner", "nextTask"}
 MAX_BATCH = 10
-_IDS = re.compile(r"^[1-9]\d{0,17}(,[1-9]\d{0,17})*$")
+_IDS = re.compile(r"^[1-9]\d{0,17}(,[1-9]\d{0,17})*\Z", re.ASCII)
 
 
 def _comma_list(request: web.Request, name: str) -> list[str]:

@@ -20,7 +20,7 @@ _SELECT = """
 SELECT t.*,
        c.name AS category_name, c.colour AS category_colour,
        o.username AS owner_username, o.name AS owner_name,
-       cb.username AS completed_by_username, cb.name AS completed_by_name,
+       cb.username AS completed_by_username,
        p.type AS party_type, p.first_name AS party_first_name, p.last_name AS party_last_name,
        p.name AS party_name,
        op.name AS opportunity_name, k.name AS kase_name
@@ -76,8 +76,7 @@ def render_task(row: sqlite3.Row) -> dict[str, Any]:
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
         "dueOn": row["due_on"],
-        "completedBy": nested_user(row["completed_by"], row["completed_by_username"],
-                                   row["completed_by_name"]),
+        "completedBy": row["completed_by_username"],  # the model documents a username
         "completedAt": row["completed_at"],
         "kase": None if row["kase_id"] is None else {"id": row["kase_id"], "name": row["kase_name"]},
         "taskDayDelayRule": "TRACK_DAYS",
@@ -120,16 +119,23 @@ def _check_references(conn: sqlite3.Connection, changes: dict[str, Any]) -> None
 
 
 def _apply_status(changes: dict[str, Any], current_status: str | None, user_id: int, now: str) -> None:
-    """COMPLETED stamps completedAt/By once; OPEN clears both; unchanged status touches nothing."""
+    """COMPLETED stamps completedAt/By once; OPEN clears both; unchanged status touches nothing.
+
+    A completedAt sent in the body (offline clients) replaces the stamp, but only on a task that
+    is, or becomes, completed: an open task has no completion time.
+    """
+    sent_completed_at = changes.pop("completed_at", None)
     status = changes.get("status")
-    if status is None or status == current_status:
-        return
-    if status == "COMPLETED":
-        changes["completed_at"] = now
-        changes["completed_by"] = user_id
-    else:
-        changes["completed_at"] = None
-        changes["completed_by"] = None
+    completed = status == "COMPLETED" or (status is None and current_status == "COMPLETED")
+    if status is not None and status != current_status:
+        if status == "COMPLETED":
+            changes["completed_at"] = now
+            changes["completed_by"] = user_id
+        else:
+            changes["completed_at"] = None
+            changes["completed_by"] = None
+    if completed and sent_completed_at is not None:
+        changes["completed_at"] = sent_completed_at
 
 
 def create_task(conn: sqlite3.Connection, changes: dict[str, Any], user_id: int) -> dict[str, Any]:
