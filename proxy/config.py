@@ -90,6 +90,45 @@ def _upstream_url(value: Any, key: str) -> str:
     return text.rstrip("/")
 
 
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _text_list(value: Any, key: str) -> tuple[str, ...]:
+    """A TOML array of strings, or a comma-separated string (how environment variables say it)."""
+    if isinstance(value, str):
+        value = [item for item in value.split(",")]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{key}: expected a list of strings")
+    return tuple(item.strip() for item in value if item.strip())
+
+
+def _public_url(value: Any, key: str) -> str:
+    text = _text(value, key).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{key}: must be empty or an http(s) URL such as https://capsule.example.com; "
+                          f"got {value!r}")
+    return text.rstrip("/")
+
+
+def _timezone(value: Any, key: str) -> str:
+    text = _text(value, key).strip()
+    if text:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{key}: unknown IANA time zone {value!r}") from None
+    return text
+
+
 PORT = _int_in(0, 65535)
 
 SECTIONS: dict[str, dict[str, Setting]] = {
@@ -98,10 +137,41 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "port": Setting(8080, PORT, "port the proxy listens on"),
         "shutdown_timeout": Setting(10.0, _positive_float,
                                     "seconds in-flight requests get to finish on SIGTERM/SIGINT"),
+        "public_url": Setting("", _public_url,
+                              "base URL clients reach the proxy at, used in Location headers; "
+                              "empty: the request's own scheme and host"),
+        "trust_forwarded": Setting(False, _flag,
+                                   "honour X-Forwarded-Proto/-Host (only behind a trusted reverse proxy)"),
+        "max_body": Setting(1024 * 1024, _int_in(1024, 64 * 1024 * 1024),
+                            "largest request body in bytes; larger ones get 413"),
     },
     "upstream": {
         "url": Setting("embedded", _upstream_url,
                        "base of the Capsule v2 API (the proxy appends /api/v2/...), or 'embedded'"),
+        "connect_timeout": Setting(5.0, _positive_float, "seconds to open a connection (0: no limit)"),
+        "read_timeout": Setting(30.0, _positive_float, "seconds to wait for each read (0: no limit)"),
+        "total_timeout": Setting(60.0, _positive_float, "seconds for a whole upstream call (0: no limit)"),
+        "pool_size": Setting(100, _int_in(1, 10_000), "most connections open to the upstream at once"),
+    },
+    "auth": {
+        "mode": Setting("passthrough", _choice("passthrough", "static"),
+                        "passthrough: the client's v1 token is sent upstream as a bearer token; "
+                        "static: the proxy sends static_token for clients in allowed_clients"),
+        "static_token": Setting("", _text, "the v2 token sent upstream in static mode", secret=True),
+        "allowed_clients": Setting((), _text_list,
+                                   "v1 tokens accepted in static mode (comma-separated in the environment)",
+                                   secret=True),
+    },
+    "translate": {
+        "timezone": Setting("", _timezone,
+                            "IANA zone for dueTime; empty: the zone of the user whose token made the request"),
+        "json_always_list": Setting(False, _flag,
+                                    "v1 JSON lists always as arrays; false: one element as a bare object, as v1 did"),
+    },
+    "cache": {
+        "users_ttl": Setting(300.0, _positive_float, "seconds the username → id look-up is kept"),
+        "categories_ttl": Setting(300.0, _positive_float, "seconds the category name → id look-up is kept"),
+        "timezone_ttl": Setting(3600.0, _positive_float, "seconds a token's time zone is kept"),
     },
     "emulator": {
         "host": Setting("127.0.0.1", _text, "address the standalone emulator listens on"),
@@ -207,4 +277,16 @@ def load_settings(
                 except ConfigError as exc:
                     raise ConfigError(f"{origin}: {exc}") from None
                 sources[dotted] = origin
+    _check_together(values)
     return Settings(values, sources)
+
+
+def _check_together(values: dict[str, dict[str, Any]]) -> None:
+    """Rules that tie several keys together."""
+    auth = values["auth"]
+    if auth["mode"] == "static":
+        if not auth["static_token"]:
+            raise ConfigError("auth.static_token: required when auth.mode is 'static'")
+        if not auth["allowed_clients"]:
+            raise ConfigError("auth.allowed_clients: required when auth.mode is 'static' "
+                              "(the v1 tokens the proxy accepts)")

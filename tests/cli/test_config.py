@@ -95,3 +95,33 @@ def test_example_config_documents_every_key_and_loads():
     defaults = load_settings(environ={})
     from_example = load_settings(example, {})
     assert from_example.values == defaults.values, "the example must show the defaults"
+
+
+def test_static_auth_needs_a_token_and_clients(tmp_path):
+    with pytest.raises(ConfigError, match="auth.static_token"):
+        load_settings(write(tmp_path, "[auth]\nmode = 'static'\n"), {})
+    with pytest.raises(ConfigError, match="auth.allowed_clients"):
+        load_settings(write(tmp_path, "[auth]\nmode = 'static'\nstatic_token = 'x'\n"), {})
+
+
+def test_lists_and_flags_from_the_environment():
+    settings = load_settings(environ={
+        "CAPSULE_PROXY_AUTH_MODE": "static", "CAPSULE_PROXY_AUTH_STATIC_TOKEN": "v2-secret",
+        "CAPSULE_PROXY_AUTH_ALLOWED_CLIENTS": "old-a, old-b,", "CAPSULE_PROXY_SERVER_TRUST_FORWARDED": "yes"})
+    assert settings.get("auth", "allowed_clients") == ("old-a", "old-b")
+    assert settings.get("server", "trust_forwarded") is True
+    masked = settings.masked()
+    assert masked["auth"]["static_token"] == "***" and masked["auth"]["allowed_clients"] == "***"
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[translate]\ntimezone = 'Mars/Olympus'\n", "translate.timezone"),
+    ("[server]\npublic_url = 'capsule.example.com'\n", "server.public_url"),
+    ("[server]\ntrust_forwarded = 'maybe'\n", "server.trust_forwarded"),
+    ("[server]\nmax_body = 10\n", "server.max_body"),
+    ("[auth]\nallowed_clients = [1, 2]\n", "auth.allowed_clients"),
+    ("[auth]\nmode = 'open'\n", "auth.mode"),
+])
+def test_more_bad_values_name_the_key(tmp_path, text, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_settings(write(tmp_path, text), {})

@@ -1,0 +1,41 @@
+"""What the proxy's handlers share for the app's lifetime, kept on the app under one key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .config import Settings
+from .upstream.client import Upstream
+from .upstream.lookups import Lookups
+from .v1.auth import Authenticator
+
+
+@dataclass
+class Services:
+    settings: Settings
+    upstream: Upstream
+    lookups: Lookups
+    auth: Authenticator
+    ready: bool = False
+    ready_checked_at: float = float("-inf")
+
+    def public_base(self, request: web.Request) -> str:
+        """The base URL clients reach the proxy at, for Location headers."""
+        configured = self.settings.get("server", "public_url")
+        if configured:
+            return configured
+        scheme, host = request.scheme, request.host
+        if self.settings.get("server", "trust_forwarded"):
+            # The first entry is the one the client used; later ones were added by hops.
+            proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+            forwarded_host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+            if proto in ("http", "https"):
+                scheme = proto
+            if forwarded_host and not any(ch in forwarded_host for ch in " /\\@\t"):
+                host = forwarded_host
+        return f"{scheme}://{host}"
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,52 @@
+"""Users and task categories: v2 lists -> v1 lists, and the look-up maps `tasks` needs.
+
+v1 `GET /api/users` listed `username, currency, name, loggedIn, timezone, partyId` per user
+(no numeric id), with `loggedIn` "included and always true for the authenticated user"; v2
+users have all of these except `loggedIn`, which the caller derives from `/users/current`.
+v1 `GET /api/task/categories` listed bare names; v2 categories are `{id, name, colour}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def user_to_v1(user: Mapping[str, Any], *, current_user_id: int | None = None) -> dict[str, str]:
+    """A v2 user -> the ordered neutral v1 `<user>` dict; empty values left out.
+
+    `loggedIn` is "true" for the authenticated user (`current_user_id`) and left out for
+    everyone else, as in v1's own example.
+    """
+    party = user.get("party") or {}
+    logged_in = current_user_id is not None and user.get("id") == current_user_id
+    fields = {
+        "username": user.get("username"),
+        "currency": user.get("currency"),
+        "name": user.get("name"),
+        "loggedIn": "true" if logged_in else None,
+        "timezone": user.get("timezone"),
+        "partyId": None if party.get("id") is None else str(party["id"]),
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def users_to_v1(users: Iterable[Mapping[str, Any]], *,
+                current_user_id: int | None = None) -> list[dict[str, str]]:
+    """`user_to_v1` over the v2 list, in upstream order."""
+    return [user_to_v1(user, current_user_id=current_user_id) for user in users]
+
+
+def category_names(categories: Iterable[Mapping[str, Any]]) -> list[str]:
+    """v2 categories -> v1's list of names, in upstream order (nameless entries skipped)."""
+    return [category["name"] for category in categories if category.get("name")]
+
+
+def owner_ids(users: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """username -> v2 user id, the map `tasks.task_to_v2` resolves `owner` with."""
+    return {user["username"]: user["id"] for user in users if user.get("username")}
+
+
+def category_ids(categories: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """category name -> v2 category id, the map `tasks.task_to_v2` resolves `category` with."""
+    return {category["name"]: category["id"] for category in categories if category.get("name")}

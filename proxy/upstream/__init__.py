@@ -1,0 +1,1 @@
+"""The v2 side: the HTTP client and the cached look-ups the translation needs."""
