@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -11,9 +12,10 @@ from aiohttp import web
 
 from .config import Settings
 from .services import SERVICES, Services
-from .translate.errors import InvalidField
-from .upstream.client import Upstream, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .translate.errors import InvalidField, UpstreamDataError
+from .upstream.client import Upstream, UpstreamError, UpstreamUnavailable
 from .upstream.lookups import Lookups
+from .upstream.resilience import CircuitBreaker, RetryPolicy, UpstreamBusy
 from .v1 import formats
 from .v1.auth import Authenticator
 from .v1.documents import DocumentError
@@ -26,10 +28,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READY_TTL = 5.0
 
 
+# host[:port]: a DNS name or IPv4 address, or a bracketed IPv6 address. Anything else could
+# smuggle text into the Location headers built from it.
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+                   r"|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
+
+
+def _refuse_odd_requests(request: web.Request) -> None:
+    """A reverse proxy has no business with absolute-form targets or malformed Host headers."""
+    if not request.raw_path.startswith("/"):  # absolute-form, authority-form (CONNECT) or "*"
+        raise V1Error(400, "only origin-form request targets (/path) are accepted: this is not a forward proxy")
+    host = request.headers.get("Host", "")
+    if not _HOST.match(host):
+        raise V1Error(400, "the Host header is missing or not a valid host[:port]")
+
+
 @web.middleware
 async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate /api/ calls, and answer every failure as a v1 error document."""
     try:
+        _refuse_odd_requests(request)
         if request.path.startswith("/api/"):
             request[TOKEN] = request.app[SERVICES].auth.upstream_token(request.headers.get("Authorization"))
         return await handler(request)
@@ -39,7 +57,9 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
         return formats.error(request, exc.status, exc.message)
     except InvalidField as exc:
         return formats.error(request, 400, exc.message)
-    except (UpstreamError, UpstreamUnavailable, UpstreamTimeout) as exc:
+    except UpstreamBusy as exc:
+        return formats.error(request, 503, exc.message, {"Retry-After": str(exc.retry_after)})
+    except (UpstreamError, UpstreamUnavailable, UpstreamDataError) as exc:
         problem = from_upstream(exc)
         if problem.status >= 500:
             log.warning("%s %s: %s", request.method, request.path, problem.message)
@@ -92,10 +112,14 @@ async def _services_context(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, upstream_url: str) -> web.Application:
     """The v1 face of the proxy, talking to the v2 API at upstream_url."""
     get = settings.get
-    upstream = Upstream(upstream_url, connect_timeout=get("upstream", "connect_timeout"),
-                        read_timeout=get("upstream", "read_timeout"),
-                        total_timeout=get("upstream", "total_timeout"),
-                        pool_size=get("upstream", "pool_size"))
+    upstream = Upstream(
+        upstream_url, connect_timeout=get("upstream", "connect_timeout"),
+        read_timeout=get("upstream", "read_timeout"), total_timeout=get("upstream", "total_timeout"),
+        pool_size=get("upstream", "pool_size"), queue_timeout=get("upstream", "queue_timeout"),
+        max_queue=get("upstream", "max_queue"), rate_limit_wait=get("upstream", "rate_limit_wait"),
+        retry=RetryPolicy(get("upstream", "retries"), get("upstream", "backoff_base"),
+                          get("upstream", "backoff_max")),
+        breaker=CircuitBreaker(get("upstream", "breaker_threshold"), get("upstream", "breaker_cooldown")))
     services = Services(
         settings=settings,
         upstream=upstream,

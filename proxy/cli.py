@@ -86,7 +86,7 @@ async def _serve(settings: Settings, seed: Seed | None) -> None:
         try:
             proxy = await server.start(create_proxy_app(settings, upstream),
                                        settings.get("server", "host"), settings.get("server", "port"),
-                                       timeout)
+                                       timeout, settings.get("server", "keepalive_timeout"))
         except BaseException:
             for listener in listeners:
                 await listener.runner.cleanup()

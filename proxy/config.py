@@ -144,6 +144,11 @@ SECTIONS: dict[str, dict[str, Setting]] = {
                                    "honour X-Forwarded-Proto/-Host (only behind a trusted reverse proxy)"),
         "max_body": Setting(1024 * 1024, _int_in(1024, 64 * 1024 * 1024),
                             "largest request body in bytes; larger ones get 413"),
+        "keepalive_timeout": Setting(15.0, _positive_float,
+                                     "seconds an idle client connection stays open; also the longest "
+                                     "a client may take to send a request head"),
+        "body_timeout": Setting(30.0, _positive_float,
+                                "seconds a request body may take to arrive; slower ones get 408"),
     },
     "upstream": {
         "url": Setting("embedded", _upstream_url,
@@ -151,7 +156,24 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "connect_timeout": Setting(5.0, _positive_float, "seconds to open a connection (0: no limit)"),
         "read_timeout": Setting(30.0, _positive_float, "seconds to wait for each read (0: no limit)"),
         "total_timeout": Setting(60.0, _positive_float, "seconds for a whole upstream call (0: no limit)"),
-        "pool_size": Setting(100, _int_in(1, 10_000), "most connections open to the upstream at once"),
+        "pool_size": Setting(100, _int_in(1, 10_000),
+                             "most upstream calls (and connections) at once; more wait in a queue"),
+        "queue_timeout": Setting(2.0, _positive_float,
+                                 "seconds a request waits for a free upstream slot before a 503"),
+        "max_queue": Setting(1000, _int_in(0, 1_000_000),
+                             "most requests waiting for a slot; beyond it, an immediate 503"),
+        "retries": Setting(3, _int_in(1, 10),
+                           "attempts for a call that may be retried (GET/PUT/DELETE; POST only "
+                           "when nothing was sent), within total_timeout"),
+        "backoff_base": Setting(0.1, _positive_float, "seconds: the first retry waits up to this"),
+        "backoff_max": Setting(2.0, _positive_float, "seconds: no retry waits longer"),
+        "breaker_threshold": Setting(5, _int_in(0, 1000),
+                                     "consecutive upstream failures that open the circuit (0: never)"),
+        "breaker_cooldown": Setting(10.0, _positive_float,
+                                    "seconds the open circuit answers 503 before one probe"),
+        "rate_limit_wait": Setting(0.0, _positive_float,
+                                   "seconds an idempotent request may wait for Capsule's rate limit "
+                                   "to reset (0: answer 429 at once)"),
     },
     "auth": {
         "mode": Setting("passthrough", _choice("passthrough", "static"),

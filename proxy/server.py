@@ -30,10 +30,16 @@ class Listener:
         return f"http://{host}:{port}"
 
 
-async def start(app: web.Application, host: str, port: int, shutdown_timeout: float) -> Listener:
-    """Start serving app; runs its start-up hooks and binds the port (0: any free port)."""
+async def start(app: web.Application, host: str, port: int, shutdown_timeout: float,
+                keepalive_timeout: float = 75.0) -> Listener:
+    """Start serving app; runs its start-up hooks and binds the port (0: any free port).
+
+    aiohttp arms the keep-alive timer when a connection opens and only re-arms it after a
+    request, so a client that drips its request head (slowloris) is closed after
+    `keepalive_timeout` seconds, like an idle one.
+    """
     runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
-                           handle_signals=False)
+                           handle_signals=False, keepalive_timeout=keepalive_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -1,20 +1,26 @@
 """The v2 client: one keep-alive ClientSession for the app's lifetime, bearer auth, timeouts.
 
-Every answer is classified here, so the v1 layer sees only three outcomes: a parsed 2xx answer,
-an `UpstreamError` (v2 answered with an error status), or `UpstreamUnavailable` /
-`UpstreamTimeout` (no usable answer). The token is sent upstream and never logged.
+Every answer is classified here, so the v1 layer sees only four outcomes: a parsed 2xx answer,
+an `UpstreamError` (v2 answered with an error status), `UpstreamUnavailable` /
+`UpstreamTimeout` (no usable answer), or `UpstreamBusy` (the proxy will not call now). Retries,
+the circuit breaker, back-pressure and rate-limit tracking (resilience.py) are applied here.
+The token is sent upstream and never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 
 import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
+
+from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, RateLimits,
+                         RetryPolicy)
 
 log = logging.getLogger("capsule_proxy.upstream")
 
@@ -23,10 +29,21 @@ PAGE_SIZE = 100  # v2's largest page: the fewest calls for a scan
 
 
 class UpstreamUnavailable(Exception):
-    """No usable answer: connection refused or reset, or a body that is not v2 JSON (→ 502)."""
+    """No usable answer: connection refused or reset, or a body that is not v2 JSON (→ 502).
+
+    `maybe_created` is set when a create was sent and its fate is unknown.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True, transient: bool = True,
+                 maybe_created: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.sent = sent
+        self.transient = transient  # a connection problem may pass; a broken answer will not
+        self.maybe_created = maybe_created
 
 
-class UpstreamTimeout(Exception):
+class UpstreamTimeout(UpstreamUnavailable):
     """The upstream did not answer within the configured time (→ 504)."""
 
 
@@ -38,6 +55,7 @@ class UpstreamError(Exception):
     message: str
     errors: list[dict[str, Any]] = field(default_factory=list)
     headers: Mapping[str, str] = field(default_factory=dict)
+    maybe_created: bool = False
 
     def __str__(self) -> str:
         return f"upstream {self.status}: {self.message}"
@@ -56,20 +74,32 @@ class Answer:
         return 'rel="next"' in self.headers.get("Link", "")
 
 
+MAYBE_CREATED = ("; the task may have been created, so check before sending it again")
+
+
 class Upstream:
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,
-                 total_timeout: float, pool_size: int):
+                 total_timeout: float, pool_size: int, retry: RetryPolicy | None = None,
+                 breaker: CircuitBreaker | None = None, queue_timeout: float = 2.0,
+                 max_queue: int = 1000, rate_limit_wait: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.base_url = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=total_timeout or None,
-                                              sock_connect=connect_timeout or None,
-                                              sock_read=read_timeout or None)
+        self._connect_timeout = connect_timeout or None
+        self._read_timeout = read_timeout or None
+        self._total_timeout = total_timeout or None
         self._pool_size = pool_size
+        self.retry = retry or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker(threshold=5, cooldown=10.0)
+        self.gate = Gate(pool_size, queue_timeout, max_queue)
+        self.rate_limits = RateLimits()
+        self._rate_limit_wait = rate_limit_wait
+        self._clock = clock
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, raise_for_status=False,
+            connector=connector, raise_for_status=False,
             headers={"Accept": "application/json", "User-Agent": "capsule-proxy"})
 
     async def close(self) -> None:
@@ -79,24 +109,103 @@ class Upstream:
 
     async def call(self, method: str, path: str, token: str, *,
                    params: Mapping[str, str] | None = None, json: Any = None) -> Answer:
-        """One v2 call. `path` starts with /api/v2/. Raises on any non-2xx answer."""
-        assert self._session is not None, "upstream client is not started"
+        """One v2 call, retried where that is safe. `path` starts with /api/v2/.
+
+        Raises UpstreamError for an error status, UpstreamUnavailable/UpstreamTimeout when no
+        usable answer came, and UpstreamBusy when the proxy will not call now.
+        """
         headers = {"Authorization": f"Bearer {token}"}
         body = None
         if json is not None:
             body = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
-        url = self.base_url + path
-        try:
-            async with self._session.request(method, url, params=params, data=body,
-                                             headers=headers) as response:
-                raw = await _read_bounded(response, f"{method} {path}")
-                return _classify(method, path, response.status, response.headers, raw)
-        except asyncio.TimeoutError:
-            raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(f"cannot reach the upstream for {method} {path}: "
-                                      f"{type(exc).__name__}") from None
+        deadline = self._clock() + (self._total_timeout or float("inf"))
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._respect_rate_limit(method, token, deadline)
+            try:
+                answer = await self._attempt(method, path, params, headers, body, deadline)
+            except (UpstreamUnavailable, UpstreamError) as failure:
+                retryable = (failure.transient if isinstance(failure, UpstreamUnavailable)
+                             else failure.status in RETRYABLE_STATUSES)
+                if isinstance(failure, UpstreamError) and failure.status == 429:
+                    self.rate_limits.update(token, failure.headers)
+                    if self._may_wait_for_reset(method, token, deadline):
+                        attempt -= 1  # waiting out the limit is not a failed attempt
+                        continue
+                    raise
+                sent = getattr(failure, "sent", True)
+                if (retryable and attempt < self.retry.attempts
+                        and self.retry.may_retry(method, sent=sent)):
+                    pause = self.retry.delay(attempt)
+                    if self._clock() + pause < deadline:
+                        log.info("retrying %s %s after %s (attempt %d)", method, path,
+                                 type(failure).__name__, attempt)
+                        await asyncio.sleep(pause)
+                        continue
+                if method == "POST" and sent and (retryable or isinstance(failure, UpstreamUnavailable)):
+                    failure.maybe_created = True
+                    failure.message += MAYBE_CREATED
+                raise
+            self.rate_limits.update(token, answer.headers)
+            return answer
+
+    async def _respect_rate_limit(self, method: str, token: str, deadline: float) -> None:
+        """A token known to be out of requests is refused here, without an upstream call."""
+        if self.rate_limits.exhausted_for(token) <= 0:
+            return
+        if not self._may_wait_for_reset(method, token, deadline):
+            raise UpstreamError(429, "rate limit reached", headers=self.rate_limits.headers_for(token))
+
+    def _may_wait_for_reset(self, method: str, token: str, deadline: float) -> bool:
+        wait = self.rate_limits.exhausted_for(token)
+        return (method in IDEMPOTENT and 0 < wait <= self._rate_limit_wait
+                and self._clock() + wait < deadline)
+
+    async def _attempt(self, method: str, path: str, params: Mapping[str, str] | None,
+                       headers: dict[str, str], body: bytes | None, deadline: float) -> Answer:
+        """One HTTP exchange, counted by the circuit breaker and held to the gate."""
+        assert self._session is not None, "upstream client is not started"
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time")
+        timeout = aiohttp.ClientTimeout(total=min(remaining, 1e9), sock_connect=self._connect_timeout,
+                                        sock_read=self._read_timeout)
+        async with self.gate.slot():
+            self.breaker.before_call()
+            verdict = None
+            try:
+                async with self._session.request(method, self.base_url + path, params=params,
+                                                 data=body, headers=headers, timeout=timeout) as response:
+                    raw = await _read_bounded(response, f"{method} {path}")
+                    answer = _classify(method, path, response.status, response.headers, raw)
+                verdict = True
+                return answer
+            except UpstreamError as exc:
+                verdict = exc.status < 500
+                raise
+            except UpstreamUnavailable:
+                verdict = False
+                raise
+            except (asyncio.TimeoutError, aiohttp.ConnectionTimeoutError) as exc:
+                verdict = False
+                sent = not isinstance(exc, aiohttp.ConnectionTimeoutError)
+                raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time",
+                                      sent=sent) from None
+            except aiohttp.ClientError as exc:
+                verdict = False
+                # Only a failure to connect proves that no byte of the request left.
+                sent = not isinstance(exc, aiohttp.ClientConnectorError)
+                raise UpstreamUnavailable(f"cannot reach the upstream for {method} {path}: "
+                                          f"{type(exc).__name__}", sent=sent) from None
+            finally:
+                if verdict is True:
+                    self.breaker.record_success()
+                elif verdict is False:
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.abandon()
 
     async def pages(self, path: str, token: str, key: str, params: Mapping[str, str] | None = None,
                     first_page: int = 1) -> AsyncIterator[tuple[int, list[Any], bool]]:
@@ -122,12 +231,12 @@ class Upstream:
 async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
     """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory."""
     if (response.content_length or 0) > MAX_ANSWER_BYTES:
-        raise UpstreamUnavailable(f"the upstream answer to {what} is too large")
+        raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
     chunks, size = [], 0
     async for chunk in response.content.iter_any():
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
-            raise UpstreamUnavailable(f"the upstream answer to {what} is too large")
+            raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -135,7 +244,8 @@ async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
 def _items(data: Any, key: str, path: str) -> list[Any]:
     items = data.get(key) if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise UpstreamUnavailable(f"the upstream answer to GET {path} has no {key!r} list")
+        raise UpstreamUnavailable(f"the upstream answer to GET {path} has no {key!r} list",
+                                  transient=False)
     return items
 
 
@@ -147,12 +257,15 @@ def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str
         except orjson.JSONDecodeError:
             if status < 500:  # a 5xx page from a load balancer is expected to be HTML
                 raise UpstreamUnavailable(f"the upstream answered {method} {path} with "
-                                          f"{status} and a body that is not JSON") from None
+                                          f"{status} and a body that is not JSON",
+                                          transient=False) from None
     if 200 <= status < 300:
         return Answer(status, headers, data)
     body = data if isinstance(data, dict) else {}
     message = body.get("message") or body.get("error") or f"upstream answered {status}"
     errors = [e for e in body.get("errors", []) if isinstance(e, dict)] if isinstance(
         body.get("errors"), list) else []
-    rate = {k: v for k, v in headers.items() if k.lower().startswith("x-ratelimit-")}
+    # Passed on to v1 clients, so only plain numbers: nothing the upstream sends can inject a header.
+    rate = {name: headers[name] for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+            if headers.get(name, "").isdigit() and headers[name].isascii()}
     raise UpstreamError(status, str(message), errors, rate)

@@ -6,6 +6,7 @@ application/json (before any XML type), and for bodies sent as `Content-Type: ap
 
 from __future__ import annotations
 
+import asyncio
 from typing import Mapping
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from aiohttp import web
 from ..services import SERVICES
 from . import json_codec, xml_codec
 from .documents import UnsupportedMediaType
+from .problems import V1Error
 
 XML_TYPE = "application/xml"
 JSON_TYPE = "application/json"
@@ -43,8 +45,14 @@ def _reply(request: web.Request, status: int, body: bytes,
 
 async def read_task(request: web.Request) -> dict[str, str]:
     """The request's v1 task document in neutral form; 400/413/415 as a DocumentError."""
-    max_bytes = request.app[SERVICES].settings.get("server", "max_body")
-    body = await request.read()
+    settings = request.app[SERVICES].settings
+    max_bytes = settings.get("server", "max_body")
+    try:
+        # A client that drips its body must not hold a connection and a handler for ever.
+        async with asyncio.timeout(settings.get("server", "body_timeout") or None):
+            body = await request.read()
+    except TimeoutError:
+        raise V1Error(408, "the request body did not arrive in time") from None
     mimetype = request.content_type.lower() if "Content-Type" in request.headers else ""
     if mimetype == JSON_TYPE or mimetype.endswith("+json"):
         return json_codec.decode_task(body, max_bytes=max_bytes)

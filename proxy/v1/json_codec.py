@@ -95,14 +95,16 @@ def _load(body: bytes, max_bytes: int) -> Any:
             raise TypeError(f"body must be bytes, not {type(body).__name__}")
     if len(body) > max_bytes:
         raise DocumentTooLarge(f"the request body is {len(body)} bytes; the limit is {max_bytes} bytes")
+    skipped = 0
     if body.startswith(_BOM):
-        body = body[3:]
+        body, skipped = body[3:], 3
     if not body or body.isspace():
         raise BadDocument("the request body is empty")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadDocument(f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02X} at offset {exc.start})") from None
+        raise BadDocument(f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02X} "
+                          f"at offset {exc.start + skipped})") from None
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Mapping
 
+from ..translate.errors import UpstreamDataError
 from ..upstream.client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Capsule"'}
@@ -36,12 +37,15 @@ def from_upstream(exc: Exception, clock: Callable[[], float] = time.time) -> V1E
     """The v1 error for an upstream failure."""
     if isinstance(exc, UpstreamTimeout):
         return V1Error(504, f"Capsule did not answer in time ({exc})")
-    if isinstance(exc, UpstreamUnavailable):
+    if isinstance(exc, (UpstreamUnavailable, UpstreamDataError)):
         return V1Error(502, f"Capsule could not be reached or gave a broken answer ({exc})")
     assert isinstance(exc, UpstreamError)
     if exc.status == 422:
         details = "; ".join(_field_message(e) for e in exc.errors)
         return V1Error(400, f"Capsule rejected the request: {details or exc.message}")
+    if exc.status >= 500 and exc.maybe_created:
+        return V1Error(502, f"Capsule answered {exc.status} to the create; the task may have been "
+                            "created, so check before sending it again")
     if exc.status in PASSED_THROUGH:
         return V1Error(exc.status, exc.message, BASIC_CHALLENGE if exc.status == 401 else None)
     if exc.status == 429:

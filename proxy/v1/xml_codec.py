@@ -5,7 +5,8 @@ Decoding (request bodies; the other kinds are decoded for tests and tools)
 Checks run in this order, each failing with a :class:`~.documents.DocumentError`:
 
 1. size: more than ``max_bytes`` bytes -> 413, before anything else is looked at;
-2. empty or whitespace-only body -> 400 (a leading UTF-8 BOM is dropped first);
+2. empty or whitespace-only body -> 400 (a leading UTF-8 BOM is dropped first, and so is
+   whitespace before the XML declaration, which libxml2 would otherwise refuse);
 3. character encoding -> the body is turned into UTF-8 bytes. The encoding is, first match
    wins: the ``charset`` the HTTP layer passes from ``Content-Type`` (RFC 7303: it beats the
    XML declaration), the ``encoding=`` of the XML declaration, else UTF-8. UTF-8 and US-ASCII
@@ -113,12 +114,17 @@ def _codec_name(label: str | bytes) -> str:
 
 def _to_utf8(body: bytes, charset: str | None) -> bytes:
     """The body as UTF-8 bytes without BOM or foreign encoding declaration (steps 2-4)."""
+    skipped = 0
     if body.startswith(_BOM):
-        body = body[3:]
+        body, skipped = body[3:], 3
     elif body.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnsupportedMediaType("UTF-16 and UTF-32 bodies are not supported: send UTF-8")
     if not body or body.isspace():
         raise BadDocument("the request body is empty")
+    if body[0] in b" \t\r\n":             # tolerated before the XML declaration
+        stripped = body.lstrip(b" \t\r\n")
+        skipped += len(body) - len(stripped)
+        body = stripped
     label: str | bytes | None = charset
     if label is None and body.startswith(b"<?xml"):
         declared = _DECLARED_ENCODING.match(body)
@@ -129,7 +135,8 @@ def _to_utf8(body: bytes, charset: str | None) -> bytes:
         try:
             text = body.decode(name)
         except UnicodeDecodeError as exc:
-            raise BadDocument(f"the body is not valid {name} (byte 0x{body[exc.start]:02X} at offset {exc.start})") from None
+            raise BadDocument(f"the body is not valid {name} (byte 0x{body[exc.start]:02X} "
+                              f"at offset {exc.start + skipped})") from None
         # The declaration still names the old encoding: drop it, the parser reads UTF-8.
         body = _DECLARATION.sub("", text, count=1).encode("utf-8") if text.startswith("<?xml") else text.encode("utf-8")
     elif not body.isascii():
@@ -137,7 +144,7 @@ def _to_utf8(body: bytes, charset: str | None) -> bytes:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadDocument(
-                f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02X} at offset {exc.start}); "
+                f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02X} at offset {exc.start + skipped}); "
                 "send UTF-8 or name the encoding in the XML declaration") from None
     if b"\x00" in body:
         raise BadDocument("the body contains a NUL byte, which XML does not allow")

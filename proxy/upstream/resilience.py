@@ -1,0 +1,186 @@
+"""The upstream's safety rules, each small and testable without HTTP.
+
+- `RetryPolicy`: which failures may be retried, and the backoff between attempts.
+- `CircuitBreaker`: after N consecutive failures, fail fast for a cool-down, then one probe.
+- `Gate`: back-pressure, a bounded number of calls in flight and a bounded, timed queue.
+- `RateLimits`: the last `X-RateLimit-*` seen per token, so a known-exhausted token is refused
+  before it costs an upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class UpstreamBusy(Exception):
+    """The proxy will not call the upstream now (circuit open, or too many calls) → 503."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, round(retry_after))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry only what cannot do harm twice.
+
+    GET, PUT and DELETE are idempotent, so a connection error, a timeout or a 502/503/504 is
+    retried. A POST creates a task: it is retried only when the connection failed before any byte
+    of the request was sent; after that, Capsule may have created the task.
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def may_retry(self, method: str, *, sent: bool) -> bool:
+        return method in IDEMPOTENT or not sent
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Exponential backoff with full jitter before attempt `attempt + 1` (attempt from 1)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling * rng()
+
+
+class CircuitBreaker:
+    """closed → (threshold consecutive failures) → open → (cool-down) → half-open: one probe.
+
+    A success closes the circuit; a failed probe opens it for another cool-down. Answers with a
+    4xx status are successes: the upstream is alive, the request was wrong.
+    """
+
+    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic):
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "half-open" if self._clock() - self._opened_at >= self.cooldown else "open"
+
+    def before_call(self) -> None:
+        """Raise UpstreamBusy when the call must not be made; otherwise let it through."""
+        if self.threshold <= 0 or self._opened_at is None:
+            return
+        remaining = self._opened_at + self.cooldown - self._clock()
+        if remaining > 0:
+            raise UpstreamBusy("Capsule is failing; the proxy is not calling it for a moment "
+                               "(circuit open)", remaining)
+        if self._probing:
+            raise UpstreamBusy("Capsule is failing; one probe request is checking whether it is back",
+                               1)
+        self._probing = True
+
+    def record_success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+        self._probing = False
+
+    def abandon(self) -> None:
+        """The call ended with no verdict on the upstream (e.g. the client went away)."""
+        self._probing = False
+
+    def record_failure(self) -> None:
+        self._failures += 1
+        if self._probing or (self.threshold > 0 and self._failures >= self.threshold):
+            self._opened_at = self._clock()
+        self._probing = False
+
+
+class Gate:
+    """At most `limit` upstream calls at once; others wait up to `timeout`, at most `max_queue`."""
+
+    def __init__(self, limit: int, timeout: float, max_queue: int):
+        self._semaphore = asyncio.Semaphore(limit)
+        self._timeout = timeout
+        self._max_queue = max_queue
+        self.waiting = 0
+        self.in_flight = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._semaphore.locked():
+            if self.waiting >= self._max_queue:
+                raise UpstreamBusy("the proxy is at its limit of concurrent Capsule calls", 1)
+            self.waiting += 1
+            try:
+                await asyncio.wait_for(self._semaphore.acquire(), self._timeout)
+            except TimeoutError:
+                raise UpstreamBusy("the proxy is at its limit of concurrent Capsule calls", 1) from None
+            finally:
+                self.waiting -= 1
+        else:
+            await self._semaphore.acquire()
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self._semaphore.release()
+
+
+def account_key(token: str) -> str:
+    """A stable, non-reversible name for a token: rate-limit state is kept and shown by this."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+@dataclass
+class RateLimitState:
+    limit: int | None
+    remaining: int
+    reset: float  # UTC epoch seconds
+
+
+class RateLimits:
+    """The last X-RateLimit-* headers seen per token (kept by account_key, never by token)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, max_accounts: int = 10_000):
+        self._clock = clock
+        self._max_accounts = max_accounts
+        self.accounts: dict[str, RateLimitState] = {}
+
+    def update(self, token: str, headers: Mapping[str, str]) -> None:
+        try:
+            remaining = int(headers["X-RateLimit-Remaining"])
+            reset = float(headers["X-RateLimit-Reset"])
+        except (KeyError, ValueError):
+            return
+        try:
+            limit: int | None = int(headers.get("X-RateLimit-Limit", ""))
+        except ValueError:
+            limit = None
+        key = account_key(token)
+        if key not in self.accounts and len(self.accounts) >= self._max_accounts:
+            self.accounts.pop(next(iter(self.accounts)))
+        self.accounts[key] = RateLimitState(limit, remaining, reset)
+
+    def exhausted_for(self, token: str) -> float:
+        """Seconds until the token may call again; 0 when it may call now."""
+        state = self.accounts.get(account_key(token))
+        if state is None or state.remaining > 0:
+            return 0.0
+        return max(state.reset - self._clock(), 0.0)
+
+    def headers_for(self, token: str) -> dict[str, str]:
+        state = self.accounts.get(account_key(token))
+        if state is None:
+            return {}
+        headers = {"X-RateLimit-Remaining": str(state.remaining), "X-RateLimit-Reset": str(int(state.reset))}
+        if state.limit is not None:
+            headers["X-RateLimit-Limit"] = str(state.limit)
+        return headers
