@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
+import sys
 import time
 from typing import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .config import Settings
-from .services import SERVICES, Services
+from .services import SERVICES, VALID_HOST, Services
 from .translate.errors import InvalidField, UpstreamDataError
 from .upstream.client import Upstream, UpstreamError, UpstreamUnavailable
 from .upstream.lookups import Lookups
@@ -28,10 +29,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READY_TTL = 5.0
 
 
-# host[:port]: a DNS name or IPv4 address, or a bracketed IPv6 address. Anything else could
-# smuggle text into the Location headers built from it.
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-                   r"|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
+class _ServerLog(logging.LoggerAdapter):
+    """aiohttp's server log without the bytes of requests it could not parse: its parser errors
+    quote the offending header line or value, an `Authorization: Basic <token>` one included.
+    Only the kind of error is logged for those."""
+
+    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
+        exc = kwargs.get("exc_info")
+        if exc is True:
+            exc = sys.exc_info()[1]
+        elif isinstance(exc, tuple):
+            exc = exc[1]
+        if isinstance(exc, HttpProcessingError):
+            kwargs["exc_info"] = None
+            msg = f"{msg}: {type(exc).__name__} ({exc.code})"
+        return msg, kwargs
+
+
+SERVER_LOG = _ServerLog(logging.getLogger("aiohttp.server"), None)
 
 
 def _refuse_odd_requests(request: web.Request) -> None:
@@ -39,7 +54,7 @@ def _refuse_odd_requests(request: web.Request) -> None:
     if not request.raw_path.startswith("/"):  # absolute-form, authority-form (CONNECT) or "*"
         raise V1Error(400, "only origin-form request targets (/path) are accepted: this is not a forward proxy")
     host = request.headers.get("Host", "")
-    if not _HOST.match(host):
+    if not VALID_HOST.match(host):
         raise V1Error(400, "the Host header is missing or not a valid host[:port]")
 
 
@@ -79,8 +94,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """200 when the upstream answered HTTP recently (any status below 500), else 503."""
+    """200 when the upstream answered HTTP recently (any status below 500), else 503;
+    503 while the circuit breaker is open, since every API call would be refused then."""
     services = request.app[SERVICES]
+    if services.upstream.breaker.state == "open":
+        return web.json_response({"status": "circuit open: Capsule is failing"}, status=503)
     now = time.monotonic()
     if now - services.ready_checked_at > READY_TTL:
         services.ready = await _upstream_answers(services.upstream.base_url)
@@ -130,7 +148,8 @@ def create_app(settings: Settings, upstream_url: str) -> web.Application:
         auth=Authenticator(get("auth", "mode"), get("auth", "static_token"),
                            get("auth", "allowed_clients")),
     )
-    app = web.Application(middlewares=[v1_middleware], client_max_size=get("server", "max_body"))
+    app = web.Application(middlewares=[v1_middleware], client_max_size=get("server", "max_body"),
+                          handler_args={"logger": SERVER_LOG})
     app[SERVICES] = services
     app.cleanup_ctx.append(_services_context)
     app.router.add_get("/healthz", healthz)

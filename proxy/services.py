@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -10,6 +11,11 @@ from .config import Settings
 from .upstream.client import Upstream
 from .upstream.lookups import Lookups
 from .v1.auth import Authenticator
+
+# host[:port]: a DNS name or IPv4 address, or a bracketed IPv6 address. Anything else could
+# smuggle text into the Location headers built from it.
+VALID_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+                        r"|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
 
 
 @dataclass
@@ -33,7 +39,7 @@ class Services:
             forwarded_host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
             if proto in ("http", "https"):
                 scheme = proto
-            if forwarded_host and not any(ch in forwarded_host for ch in " /\\@\t"):
+            if VALID_HOST.match(forwarded_host):  # the same rule as for Host
                 host = forwarded_host
         return f"{scheme}://{host}"
 

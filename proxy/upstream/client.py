@@ -42,6 +42,9 @@ class UpstreamUnavailable(Exception):
         self.transient = transient  # a connection problem may pass; a broken answer will not
         self.maybe_created = maybe_created
 
+    def __str__(self) -> str:
+        return self.message  # the message as it is now, with any note added after raising
+
 
 class UpstreamTimeout(UpstreamUnavailable):
     """The upstream did not answer within the configured time (→ 504)."""
@@ -144,7 +147,8 @@ class Upstream:
                                  type(failure).__name__, attempt)
                         await asyncio.sleep(pause)
                         continue
-                if method == "POST" and sent and (retryable or isinstance(failure, UpstreamUnavailable)):
+                if method == "POST" and sent and (isinstance(failure, UpstreamUnavailable)
+                                                  or failure.status >= 500):
                     failure.maybe_created = True
                     failure.message += MAYBE_CREATED
                 raise
@@ -152,11 +156,14 @@ class Upstream:
             return answer
 
     async def _respect_rate_limit(self, method: str, token: str, deadline: float) -> None:
-        """A token known to be out of requests is refused here, without an upstream call."""
-        if self.rate_limits.exhausted_for(token) <= 0:
+        """A token known to be out of requests waits for the reset when it may (an idempotent
+        call, a short wait), and is otherwise refused here, without an upstream call."""
+        wait = self.rate_limits.exhausted_for(token)
+        if wait <= 0:
             return
         if not self._may_wait_for_reset(method, token, deadline):
             raise UpstreamError(429, "rate limit reached", headers=self.rate_limits.headers_for(token))
+        await asyncio.sleep(wait)
 
     def _may_wait_for_reset(self, method: str, token: str, deadline: float) -> bool:
         wait = self.rate_limits.exhausted_for(token)
@@ -177,7 +184,8 @@ class Upstream:
             verdict = None
             try:
                 async with self._session.request(method, self.base_url + path, params=params,
-                                                 data=body, headers=headers, timeout=timeout) as response:
+                                                 data=body, headers=headers, timeout=timeout,
+                                                 allow_redirects=False) as response:
                     raw = await _read_bounded(response, f"{method} {path}")
                     answer = _classify(method, path, response.status, response.headers, raw)
                 verdict = True

@@ -22,7 +22,7 @@ __all__ = [
     "TASK_FIELDS", "TASK_WRITABLE_FIELDS", "TASK_READ_ONLY_FIELDS", "USER_FIELDS",
     "KINDS", "ROOTS",
     "DocumentError", "BadDocument", "DocumentTooLarge", "UnsupportedMediaType",
-    "xml_safe", "first_non_xml_char", "as_text",
+    "xml_safe", "first_non_xml_char", "as_text", "escape_text", "NEEDS_ESCAPE",
 ]
 
 #: Largest request body the codecs accept, in bytes (1 MiB, aiohttp's default
@@ -125,3 +125,18 @@ def as_text(key: str, value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise TypeError(f"the value of {key!r} must be str, int or None, not {type(value).__name__}")
+
+
+#: Matches a character that XML text content cannot hold as is: & < > and CR (escaped) or
+#: a character XML cannot carry at all (removed). One search over a value, or over all values
+#: of a record joined, decides whether any work is needed.
+NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape_text(text: str) -> str:
+    """``text`` as XML text content, exactly as lxml writes it: characters XML cannot carry
+    removed, ``&``, ``<``, ``>`` escaped, CR written as ``&#13;`` (so it survives parsing)."""
+    if NEEDS_ESCAPE.search(text) is None:
+        return text
+    return (xml_safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from importlib import resources
+
 from lxml import etree
 
 from .documents import KINDS, ROOTS, BadDocument
@@ -38,20 +40,11 @@ _XS = "{http://www.w3.org/2001/XMLSchema}"
 
 
 def _find_schema_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    candidates: list[Path] = []
-    env = os.environ.get("CAPSULE_PROXY_SCHEMA_DIR")
-    if env:
-        candidates.append(Path(env))
-    candidates += [here / "schemas", here.parents[1] / "schemas"]
-    for candidate in candidates:
-        if (candidate / "task.xsd").is_file():
-            return candidate
-    raise RuntimeError(
-        "cannot find the v1 XSDs (task.xsd, ...); looked in "
-        + ", ".join(str(c) for c in candidates)
-        + ". Install the project with `pip install -e .` or set CAPSULE_PROXY_SCHEMA_DIR."
-    )
+    """schemas/ at the top of the repository, shipped in the package as `proxy.schemas`."""
+    folder = Path(resources.files("proxy.schemas"))  # type: ignore[arg-type]
+    if not (folder / "task.xsd").is_file():
+        raise RuntimeError(f"the v1 XSDs are missing from {folder}; reinstall capsule-proxy")
+    return folder
 
 
 SCHEMA_DIR: Path = _find_schema_dir()

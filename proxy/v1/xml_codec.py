@@ -23,7 +23,10 @@ Checks run in this order, each failing with a :class:`~.documents.DocumentError`
    network, no DTD loading or validation, no huge trees, comments and processing
    instructions dropped, input always read as UTF-8). Malformed XML -> 400 with libxml2's
    reason, line and column. libxml2 itself stops at 256 levels of nesting;
-6. nesting deeper than ``MAX_DEPTH`` (8) levels -> 400;
+6. nesting deeper than ``MAX_DEPTH`` (8) levels -> 400 "nested too deeply". (No valid v1
+   document is deeper than 3 levels, so this XPath check runs only for a document that
+   the next two steps refuse, before their message is built: a deep document always gets
+   this message, and valid documents do not pay for the check);
 7. the root element must be the kind's root (``<task>`` for task bodies) -> else 400;
 8. validation against ``schemas/<kind>.xsd`` -> else 400 with one message naming the
    element(s): ``unknown element <colour> in <task>``, ``<description> appears twice in
@@ -58,7 +61,7 @@ from lxml import etree
 
 from .documents import (
     DEFAULT_MAX_BYTES, MAX_DEPTH, TASK_FIELDS, USER_FIELDS,
-    BadDocument, DocumentTooLarge, UnsupportedMediaType, as_text, xml_safe,
+    NEEDS_ESCAPE, BadDocument, DocumentTooLarge, UnsupportedMediaType, as_text, escape_text,
 )
 from .schemas import XML_NAMES, Namer, validate
 
@@ -66,7 +69,7 @@ __all__ = [
     "PARSER", "XML_DECLARATION",
     "parse", "decode_task", "decode_tasks", "decode_users", "decode_categories", "decode_error",
     "encode_task", "encode_tasks", "encode_users", "encode_categories", "encode_error",
-    "record", "records",
+    "record", "records", "texts",
 ]
 
 #: The one hardened parser every v1 XML body goes through.
@@ -217,6 +220,7 @@ def records(element: etree._Element, names: Namer = XML_NAMES) -> list[dict[str,
 
 
 def texts(element: etree._Element) -> list[str]:
+    """The stripped texts of a validated element's children (category names, a message)."""
     return [(child.text or "").strip(_WS) for child in element]
 
 
@@ -262,19 +266,6 @@ def decode_error(body: bytes, *, charset: str | None = None,
 
 _TASK_KEYS = frozenset(TASK_FIELDS)
 _USER_KEYS = frozenset(USER_FIELDS)
-# One search decides whether a value (or all values of a record at once) needs any work.
-# (A positive class is several times faster for `re` than the negated XML `Char` production.)
-_NEEDS_WORK = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _escape(text: str) -> str:
-    """Text content for XML: characters XML cannot carry removed, & < > CR escaped."""
-    if _NEEDS_WORK.search(text) is None:
-        return text
-    return (xml_safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", "&#13;"))
-
-
 def _record_xml(tag: str, record: Mapping[str, object], allowed: frozenset[str]) -> str:
     keys: list[str] = []
     values: list[str] = []
@@ -286,8 +277,8 @@ def _record_xml(tag: str, record: Mapping[str, object], allowed: frozenset[str])
         if value:
             keys.append(key)
             values.append(value)
-    if _NEEDS_WORK.search("".join(values)) is not None:
-        values = [_escape(v) for v in values]
+    if NEEDS_ESCAPE.search("".join(values)) is not None:
+        values = [escape_text(v) for v in values]
     inner = "".join([f"<{k}>{v}</{k}>" for k, v in zip(keys, values) if v])
     return f"<{tag}>{inner}</{tag}>" if inner else f"<{tag}/>"
 
@@ -317,7 +308,7 @@ def encode_categories(names: Iterable[str]) -> bytes:
     """Category names -> ``<taskCategories>`` document bytes (empty names are left out)."""
     parts = []
     for name in names:
-        text = _escape(as_text("taskCategory", name) or "")
+        text = escape_text(as_text("taskCategory", name) or "")
         if text:
             parts.append(f"<taskCategory>{text}</taskCategory>")
     return _document("taskCategories", "".join(parts))
@@ -326,5 +317,5 @@ def encode_categories(names: Iterable[str]) -> bytes:
 def encode_error(message: str) -> bytes:
     """An error message -> ``<error><message>...</message></error>`` document bytes.
     (An empty message is written as "error": ``<message>`` is never left empty.)"""
-    text = _escape(as_text("message", message) or "") or "error"
+    text = escape_text(as_text("message", message) or "") or "error"
     return _document("error", f"<message>{text}</message>")

@@ -256,6 +256,24 @@ async def test_other_statuses_become_502(fake_proxy, status):
     await error_message(await proxy.get("/api/task/1", headers=PHILLIP), 502)
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("method, path, body", [("GET", "/api/task/1", None), ("POST", "/api/task", TASK_XML)],
+                         ids=["GET", "POST"])
+async def test_an_upstream_redirect_is_not_followed(fake_proxy, fake_recorder, status, method, path, body):
+    # The target would answer a plausible task: following it would pass off another resource
+    # (or, after a 303, a GET in place of the create) as the answer, and resend the token.
+    async def v2(request):
+        if request.path == "/elsewhere":
+            return json_answer({"task": v2_task(id=5, description="redirected")}, 201 if method == "POST" else 200)
+        return json_answer({"message": "moved"}, status, {"Location": "/elsewhere"})
+    proxy = await fake_proxy(v2)
+    response = await proxy.request(method, path, data=body, headers={**PHILLIP, **XML_BODY})
+    message = await error_message(response, 502)
+    assert str(status) in message
+    assert "Location" not in response.headers
+    assert "/elsewhere" not in [p for _, p in fake_recorder.calls]
+
+
 async def test_invalid_json_with_200_is_502(fake_proxy):
     async def v2(request):
         return web.Response(body=b'{"task": {"id": 1,', content_type="application/json")

@@ -1,0 +1,284 @@
+"""Graceful shutdown, with real processes and real signals.
+
+`capsule-proxy serve` runs as a subprocess. For requests that are really in flight when the
+signal arrives, the proxy talks either to a deliberately slow v2 upstream that runs in this test
+process, or (embedded mode) it is still receiving a request body that the test sends slowly.
+
+What aiohttp does on SIGTERM/SIGINT (proxy/server.py -> AppRunner.cleanup): the listening socket is
+closed at once, so a new connection is refused (ECONNREFUSED); idle keep-alive connections are
+closed; requests whose handler has started get `[server] shutdown_timeout` seconds, then their
+handler is cancelled and the connection is closed without an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import signal
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+CLI = [sys.executable, "-m", "proxy"]
+SIGNALS = [signal.SIGTERM, signal.SIGINT]
+
+
+def basic(token: str) -> str:
+    """The v1 way to authenticate: HTTP Basic, the token as the user name."""
+    return "Basic " + base64.b64encode(f"{token}:x".encode()).decode()
+
+V2_TASK = {"task": {"id": 1, "description": "x", "dueOn": "2026-01-01", "dueTime": None, "status": "OPEN",
+                    "owner": {"id": 1, "username": "u", "name": "U"}, "category": None, "party": None,
+                    "opportunity": None, "kase": None, "createdAt": "2026-01-01T00:00:00Z",
+                    "updatedAt": "2026-01-01T00:00:00Z", "completedAt": None, "detail": None}}
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+@dataclass
+class SlowUpstream:
+    """A v2 stand-in in this process: GET /api/v2/tasks/{id} answers after `delay` seconds."""
+
+    delay: float
+    arrived: int = 0
+    answered: int = 0
+    all_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    expect: int = 0
+    runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.arrived += 1
+        if self.arrived >= self.expect:
+            self.all_arrived.set()
+        await asyncio.sleep(self.delay)
+        self.answered += 1
+        return web.json_response(V2_TASK)
+
+    async def start(self) -> "SlowUpstream":
+        app = web.Application()
+        app.router.add_get("/api/v2/tasks/{id}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = "http://127.0.0.1:%d" % self.runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+@dataclass
+class Proxy:
+    process: asyncio.subprocess.Process
+    url: str
+
+    @property
+    def address(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname, parts.port
+
+    async def exit_status(self, timeout: float) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def stderr(self) -> str:
+        return (await self.process.stderr.read()).decode(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+
+
+async def start_proxy(*args: str, shutdown_timeout: float) -> Proxy:
+    env = dict(os.environ, CAPSULE_PROXY_SERVER_SHUTDOWN_TIMEOUT=str(shutdown_timeout),
+               CAPSULE_PROXY_LOG_LEVEL="info")
+    process = await asyncio.create_subprocess_exec(
+        *CLI, "serve", "--port", "0", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+    except asyncio.TimeoutError:
+        process.kill()
+        raise
+    match = re.search(r"listening on (http://\S+)", line)
+    if not match:
+        process.kill()
+        _, err = await process.communicate()
+        pytest.fail(f"no ready line; stdout {line!r}, stderr {err.decode()!r}")
+    return Proxy(process, match[1])
+
+
+async def refused_while(proxy: Proxy, pending: list[asyncio.Task], within: float = 3.0) -> float:
+    """Seconds until a new TCP connection to the proxy is refused; asserts that happens while
+    the in-flight requests are still pending (so the listener closed first, not at exit)."""
+    host, port = proxy.address
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except ConnectionRefusedError:
+            assert not all(task.done() for task in pending), \
+                "the listener was still accepting until every in-flight request was done"
+            return time.monotonic() - started
+        # Accepted before the signal was handled: that connection is idle and will be closed.
+        writer.close()
+        await asyncio.sleep(0.02)
+    pytest.fail(f"new connections were still accepted {within} s after the signal")
+
+
+def assert_task_xml(status: int, body: str) -> None:
+    assert status == 200, body
+    root = ET.fromstring(body.encode())
+    assert root.tag == "task"
+    assert root.findtext("id") == "1"
+    assert root.findtext("description") == "x"
+
+
+async def get_task(session: aiohttp.ClientSession, url: str, token: str = "tok") -> tuple[int, str]:
+    async with session.get(url + "/api/task/1", headers={"Authorization": basic(token)}) as response:
+        return response.status, await response.text()
+
+
+# --------------------------------------------------------------------------------------- tests
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+async def test_in_flight_requests_finish_and_new_connections_are_refused(sig):
+    upstream = await SlowUpstream(delay=2.0, expect=20).start()
+    proxy = await start_proxy("--upstream", upstream.url, shutdown_timeout=10)
+    try:
+        # One connection per request: 20 requests really in flight at once.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            requests = [asyncio.create_task(get_task(session, proxy.url)) for _ in range(20)]
+            await asyncio.wait_for(upstream.all_arrived.wait(), 5)   # all 20 are at the upstream
+            await asyncio.sleep(0.5)
+            signalled = time.monotonic()
+            proxy.process.send_signal(sig)
+
+            refused_after = await refused_while(proxy, requests)
+            answers = await asyncio.wait_for(asyncio.gather(*requests), 15)
+            code = await proxy.exit_status(15)
+            exited_after = time.monotonic() - signalled
+    finally:
+        proxy.kill()
+        await upstream.stop()
+
+    assert refused_after < 1.0
+    assert len(answers) == 20
+    for status, body in answers:
+        assert_task_xml(status, body)
+    assert upstream.answered == 20
+    assert code == 0
+    # The requests needed ~1.5 s more; the process then exits, well inside the 10 s grace.
+    assert 1.0 < exited_after < 10.0, exited_after
+    log = await proxy.stderr()
+    assert f"received {sig.name}: finishing in-flight requests, then stopping" in log
+    assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+async def test_requests_still_running_at_the_grace_period_are_cut(sig):
+    """shutdown_timeout 1 s, an upstream that takes 5 s: the process exits 0 about 1 s after the
+    signal, and the requests still running then get no answer: their connection is closed."""
+    upstream = await SlowUpstream(delay=5.0, expect=5).start()
+    proxy = await start_proxy("--upstream", upstream.url, shutdown_timeout=1)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            requests = [asyncio.create_task(get_task(session, proxy.url)) for _ in range(5)]
+            await asyncio.wait_for(upstream.all_arrived.wait(), 5)
+            await asyncio.sleep(0.3)
+            signalled = time.monotonic()
+            proxy.process.send_signal(sig)
+            code = await proxy.exit_status(10)
+            exited_after = time.monotonic() - signalled
+            outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
+            cut_after = time.monotonic() - signalled
+    finally:
+        proxy.kill()
+        await upstream.stop()
+
+    assert code == 0
+    assert 0.9 < exited_after < 3.0, exited_after
+    assert cut_after < 3.0, cut_after
+    # No answer at all, not a 5xx: aiohttp cancels the handler and closes the connection.
+    for outcome in outcomes:
+        assert isinstance(outcome, aiohttp.ServerDisconnectedError), outcome
+    assert upstream.answered == 0
+    log = await proxy.stderr()
+    assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
+    assert "Traceback" not in log, log
+
+
+async def _slow_post(host: str, port: int, body_sent: asyncio.Event, go_on: asyncio.Event) -> tuple[int, str]:
+    """POST /api/task whose body arrives in two parts: the second only once `go_on` is set.
+
+    The handler starts as soon as the head is in, so the request is in flight while the test
+    holds back the rest of the body."""
+    body = (b"<task><description>sent during shutdown</description>"
+            b"<dueDate>2026-05-01T00:00:00Z</dueDate></task>")
+    head = (f"POST /api/task HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: {basic('tok-phillip')}\r\n"
+            f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(head + body[:20])
+        await writer.drain()
+        body_sent.set()
+        await go_on.wait()
+        writer.write(body[20:])
+        await writer.drain()
+        status_line = (await asyncio.wait_for(reader.readline(), 10)).decode()
+        headers = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+        return int(status_line.split()[1]), headers
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+async def test_embedded_emulator_outlives_the_proxys_in_flight_requests(sig):
+    """With the embedded emulator, the proxy listener stops first and the emulator after it, so a
+    request still in flight at the signal can still create its task upstream."""
+    proxy = await start_proxy(shutdown_timeout=10)
+    try:
+        host, port = proxy.address
+        async with aiohttp.ClientSession() as session:
+            status, body = await get_task(session, proxy.url, "tok-phillip")  # the demo seed's task 1
+            assert status == 200 and "<task>" in body
+        heads_in = [asyncio.Event() for _ in range(5)]
+        go_on = asyncio.Event()
+        posts = [asyncio.create_task(_slow_post(host, port, sent, go_on)) for sent in heads_in]
+        await asyncio.wait_for(asyncio.gather(*(sent.wait() for sent in heads_in)), 5)
+        await asyncio.sleep(0.3)   # the proxy has parsed the heads: five handlers are reading bodies
+        signalled = time.monotonic()
+        proxy.process.send_signal(sig)
+
+        refused_after = await refused_while(proxy, posts)
+        await asyncio.sleep(0.5)   # the rest of each body comes after the listener has closed
+        go_on.set()
+        answers = await asyncio.wait_for(asyncio.gather(*posts), 10)
+        code = await proxy.exit_status(15)
+        exited_after = time.monotonic() - signalled
+    finally:
+        proxy.kill()
+
+    assert refused_after < 1.0
+    for status, headers in answers:
+        assert status == 201, headers
+        assert re.search(r"(?im)^Location: http://\S+/api/task/\d+\r$", headers), headers
+    assert code == 0
+    assert exited_after < 10.0
+    log = await proxy.stderr()
+    assert f"received {sig.name}" in log
+    assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
+    assert "502" not in log and "cannot reach the upstream" not in log, log
+    assert "Traceback" not in log, log
