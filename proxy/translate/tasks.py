@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from .dates import (due_date_time_to_v1, due_date_time_to_v2, due_date_to_v1, due_date_to_v2,
                     timestamp_to_v1)
+from . import v2_data
 from .errors import InvalidField
 
 WRITABLE = ("description", "detail", "category", "dueDate", "dueDateTime", "owner")
@@ -220,16 +221,12 @@ def task_to_v2(v1: Mapping[str, str], *, zone: ZoneInfo, owner_ids: Mapping[str,
 
 # --- v2 -> v1, one rule per field ---
 
-def _id(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def due_to_v1(v2: Mapping[str, Any], zone: ZoneInfo) -> dict[str, str]:
     """`dueOn` alone -> `dueDate`; `dueOn` + `dueTime` (wall time in `zone`) -> `dueDateTime`.
 
     v1 never gets both. A v2 task without `dueOn` (older v2 models made it optional) gets neither.
     """
-    due_on, due_time = v2.get("dueOn"), v2.get("dueTime")
+    due_on, due_time = v2_data.text(v2, "dueOn"), v2_data.text(v2, "dueTime")
     if not due_on:
         return {}
     if not due_time:
@@ -242,48 +239,54 @@ def party_name(party: Mapping[str, Any]) -> str | None:
 
     A restricted record carries only `name` (e.g. "Private"), which is passed through.
     """
-    joined = f"{party.get('firstName') or ''} {party.get('lastName') or ''}".strip()
+    name = v2_data.text(party, "name")
+    joined = f"{v2_data.text(party, 'firstName') or ''} {v2_data.text(party, 'lastName') or ''}".strip()
     if party.get("type") == "person":
-        return joined or party.get("name")
-    return party.get("name") or joined or None
+        return joined or name
+    return name or joined or None
 
 
 def links_to_v1(v2: Mapping[str, Any]) -> dict[str, str | None]:
     """`party`/`opportunity`/`kase` -> `partyId`/`partyName`, ... `caseId`/`caseName`."""
-    party, opportunity, kase = v2.get("party"), v2.get("opportunity"), v2.get("kase")
+    party, opportunity, kase = (v2_data.record(v2, "party"), v2_data.record(v2, "opportunity"),
+                                v2_data.record(v2, "kase"))
     return {
-        "partyId": _id(party.get("id")) if party else None,
+        "partyId": v2_data.ident(party) if party else None,
         "partyName": party_name(party) if party else None,
-        "opportunityId": _id(opportunity.get("id")) if opportunity else None,
-        "opportunityName": opportunity.get("name") if opportunity else None,
-        "caseId": _id(kase.get("id")) if kase else None,
-        "caseName": kase.get("name") if kase else None,
+        "opportunityId": v2_data.ident(opportunity) if opportunity else None,
+        "opportunityName": v2_data.text(opportunity, "name") if opportunity else None,
+        "caseId": v2_data.ident(kase) if kase else None,
+        "caseName": v2_data.text(kase, "name") if kase else None,
     }
 
 
 def timestamps_to_v1(v2: Mapping[str, Any]) -> dict[str, str | None]:
     """`createdAt`/`updatedAt`/`completedAt` -> `createdOn`/`updatedOn`/`completedOn` (UTC, Z)."""
-    return {v1_name: timestamp_to_v1(v2[v2_name]) if v2.get(v2_name) else None
-            for v1_name, v2_name in (("createdOn", "createdAt"), ("updatedOn", "updatedAt"),
-                                     ("completedOn", "completedAt"))}
+    stamps = {}
+    for v1_name, v2_name in (("createdOn", "createdAt"), ("updatedOn", "updatedAt"),
+                             ("completedOn", "completedAt")):
+        value = v2_data.text(v2, v2_name)
+        stamps[v1_name] = timestamp_to_v1(value) if value else None
+    return stamps
 
 
 def task_to_v1(v2: Mapping[str, Any], *, zone: ZoneInfo) -> dict[str, str]:
     """A v2 task -> the ordered neutral v1 dict (the order v1 documents); empty values left out.
 
     v2-only fields (repeat, hasTrack, nextTask, taskDelayRule, daysAfter, completedBy,
-    active, ...) have no v1 element and are dropped.
+    active, ...) have no v1 element and are dropped. A malformed v2 value raises
+    UpstreamDataError.
     """
-    category, owner = v2.get("category"), v2.get("owner")
+    category, owner = v2_data.record(v2, "category"), v2_data.record(v2, "owner")
     fields = {
-        "id": _id(v2.get("id")),
-        "description": v2.get("description"),
-        "detail": v2.get("detail"),
-        "category": category.get("name") if category else None,
+        "id": v2_data.ident(v2),
+        "description": v2_data.text(v2, "description"),
+        "detail": v2_data.text(v2, "detail"),
+        "category": v2_data.text(category, "name") if category else None,
         **due_to_v1(v2, zone),
-        "owner": owner.get("username") if owner else None,
+        "owner": v2_data.text(owner, "username") if owner else None,
         **links_to_v1(v2),
-        "status": v2.get("status"),
+        "status": v2_data.text(v2, "status"),
         **timestamps_to_v1(v2),
     }
     return {key: value for key, value in fields.items() if value}
@@ -317,7 +320,7 @@ def link_for_parent(kind: str, raw_id: int | str) -> dict[str, dict[str, int]]:
 
 def parent_matches(v2_task: Mapping[str, Any], kind: str, raw_id: int | str) -> bool:
     """Whether a v2 task belongs to that parent (v2 has no per-parent task list)."""
-    link = v2_task.get(_parent(kind)[0])
+    link = v2_data.record(v2_task, _parent(kind)[0])
     return bool(link) and link.get("id") == parent_id(kind, raw_id)
 
 
@@ -357,10 +360,10 @@ def matches_filters(v2_task: Mapping[str, Any], category: str | None, user: str 
     Names compare trimmed and case-insensitively; None or blank means no filter.
     """
     if category and not _blank(category):
-        if not _same_name(category, (v2_task.get("category") or {}).get("name")):
+        if not _same_name(category, (v2_data.record(v2_task, "category") or {}).get("name")):
             return False
     if user and not _blank(user):
-        if not _same_name(user, (v2_task.get("owner") or {}).get("username")):
+        if not _same_name(user, (v2_data.record(v2_task, "owner") or {}).get("username")):
             return False
     return True
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import v2_data
+
 
 def user_to_v1(user: Mapping[str, Any], *, current_user_id: int | None = None) -> dict[str, str]:
     """A v2 user -> the ordered neutral v1 `<user>` dict; empty values left out.
@@ -18,15 +20,15 @@ def user_to_v1(user: Mapping[str, Any], *, current_user_id: int | None = None) -
     `loggedIn` is "true" for the authenticated user (`current_user_id`) and left out for
     everyone else, as in v1's own example.
     """
-    party = user.get("party") or {}
+    party = v2_data.record(user, "party") or {}
     logged_in = current_user_id is not None and user.get("id") == current_user_id
     fields = {
-        "username": user.get("username"),
-        "currency": user.get("currency"),
-        "name": user.get("name"),
+        "username": v2_data.text(user, "username"),
+        "currency": v2_data.text(user, "currency"),
+        "name": v2_data.text(user, "name"),
         "loggedIn": "true" if logged_in else None,
-        "timezone": user.get("timezone"),
-        "partyId": None if party.get("id") is None else str(party["id"]),
+        "timezone": v2_data.text(user, "timezone"),
+        "partyId": v2_data.ident(party),
     }
     return {key: value for key, value in fields.items() if value}
 
@@ -34,12 +36,13 @@ def user_to_v1(user: Mapping[str, Any], *, current_user_id: int | None = None) -
 def users_to_v1(users: Iterable[Mapping[str, Any]], *,
                 current_user_id: int | None = None) -> list[dict[str, str]]:
     """`user_to_v1` over the v2 list, in upstream order."""
-    return [user_to_v1(user, current_user_id=current_user_id) for user in users]
+    return [user_to_v1(user, current_user_id=current_user_id) for user in v2_data.records(users, "users")]
 
 
 def category_names(categories: Iterable[Mapping[str, Any]]) -> list[str]:
     """v2 categories -> v1's list of names, in upstream order (nameless entries skipped)."""
-    return [category["name"] for category in categories if category.get("name")]
+    return [name for category in v2_data.records(categories, "categories")
+            if (name := v2_data.text(category, "name"))]
 
 
 def owner_ids(users: Iterable[Mapping[str, Any]]) -> dict[str, int]:

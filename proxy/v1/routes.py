@@ -11,7 +11,6 @@ from aiohttp import web
 from ..services import SERVICES, Services
 from ..translate import tasks as translate
 from ..translate import users as translate_users
-from ..translate.errors import UpstreamDataError
 from ..translate.paging import parse_limit, parse_start
 from ..upstream.client import Answer, UpstreamUnavailable
 from . import formats
@@ -41,38 +40,6 @@ def path_id(request: web.Request, what: str = "task") -> int:
     return int(raw)
 
 
-def _from_v2(what: str, convert: Callable[..., Any]) -> Callable[..., Any]:
-    """`convert` (a translation of v2 data) guarded: v2 data of the wrong shape (a string where
-    an object belongs, an object where text belongs) is the upstream's fault, answered 502 as an
-    UpstreamDataError, never a 500. Translated records must hold only text, as the codecs need."""
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            result = convert(*args, **kwargs)
-        except UpstreamDataError:
-            raise
-        except (AttributeError, TypeError, KeyError, ValueError):
-            raise UpstreamDataError(f"the upstream {what} is not in the v2 format") from None
-        if not isinstance(result, bool) and not _only_text(result):
-            raise UpstreamDataError(f"the upstream {what} has a value that is not text")
-        return result
-    return guarded
-
-
-def _only_text(value: Any) -> bool:
-    """A record whose values are all text, or a list of such records or of names."""
-    if isinstance(value, dict):
-        return all(isinstance(item, str) for item in value.values())
-    return isinstance(value, list) and all(isinstance(item, str) or (isinstance(item, dict) and _only_text(item))
-                                           for item in value)
-
-
-_task_to_v1 = _from_v2("task", translate.task_to_v1)
-_parent_matches = _from_v2("task", translate.parent_matches)
-_matches_filters = _from_v2("task", translate.matches_filters)
-_users_to_v1 = _from_v2("user list", translate_users.users_to_v1)
-_category_names = _from_v2("category list", translate_users.category_names)
-
-
 def _item(answer: Answer, key: str) -> dict[str, Any]:
     item = answer.data.get(key) if isinstance(answer.data, dict) else None
     if not isinstance(item, dict):
@@ -85,7 +52,7 @@ async def _to_v1(request: web.Request, v2_tasks: list[dict[str, Any]]) -> list[d
     zone = _UNUSED_ZONE
     if any(task.get("dueTime") for task in v2_tasks):
         zone = await _services(request).lookups.zone(request[TOKEN])
-    return [_task_to_v1(task, zone=zone) for task in v2_tasks]
+    return [translate.task_to_v1(task, zone=zone) for task in v2_tasks]
 
 
 async def _to_v2(request: web.Request, v1_task: dict[str, str], *, creating: bool) -> dict[str, Any]:
@@ -129,7 +96,7 @@ def _created(request: web.Request, answer: Answer) -> web.Response:
 @routes.get("/api/task/categories")
 async def list_categories(request: web.Request) -> web.StreamResponse:
     categories = await _services(request).lookups.category_list(request[TOKEN], refresh=True)
-    return formats.categories(request, _category_names(categories))
+    return formats.categories(request, translate_users.category_names(categories))
 
 
 @routes.get("/api/users")
@@ -137,7 +104,7 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     lookups = _services(request).lookups
     users = await lookups.user_list(request[TOKEN], refresh=True)
     current = await lookups.current_user(request[TOKEN])
-    return formats.users(request, _users_to_v1(users, current_user_id=current.get("id")))
+    return formats.users(request, translate_users.users_to_v1(users, current_user_id=current.get("id")))
 
 
 @routes.get("/api/task/{id}")
@@ -157,7 +124,7 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
 async def list_parent_tasks(request: web.Request) -> web.StreamResponse:
     kind, parent_id = request.match_info["kind"], path_id(request, request.match_info["kind"])
     await _require_parent(request, kind, parent_id)
-    return await _list(request, keep=lambda task: _parent_matches(task, kind, parent_id))
+    return await _list(request, keep=lambda task: translate.parent_matches(task, kind, parent_id))
 
 
 async def _list(request: web.Request, keep: Callable[[dict[str, Any]], bool] | None) -> web.StreamResponse:
@@ -167,7 +134,7 @@ async def _list(request: web.Request, keep: Callable[[dict[str, Any]], bool] | N
     category, user = query.get("category") or None, query.get("user") or None
     if category is not None or user is not None:
         outer = keep
-        keep = lambda task: (outer is None or outer(task)) and _matches_filters(task, category, user)
+        keep = lambda task: (outer is None or outer(task)) and translate.matches_filters(task, category, user)
     found = await scan_tasks(_services(request).upstream, request[TOKEN], status, start, limit, keep)
     return formats.tasks(request, await _to_v1(request, found))
 

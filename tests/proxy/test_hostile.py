@@ -33,7 +33,6 @@ def _passwd_markers() -> list[str]:
 
 PASSWD = _passwd_markers()
 
-LOL = "lol"
 BILLION_LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE task [<!ENTITY lol "lol">'
     + "".join(f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "&lol;") * 10}">' for i in range(1, 10))
