@@ -14,6 +14,7 @@ from .config import ConfigError, Settings, load_settings
 from .emulator.app import create_app as create_emulator_app
 from .emulator.seed import Seed, SeedError, load_seed
 from .emulator.store import StoreError
+from .workers import serve_workers
 
 DEMO_TOKENS = "tok-phillip (user phillip, America/New_York) and tok-sofia (user sofia, Europe/Rome)"
 
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="seed file for the embedded emulator (default: the demo seed)")
     serve.add_argument("--db", metavar="PATH",
                        help="SQLite file for the embedded emulator (default: in memory)")
+    serve.add_argument("--workers", metavar="N",
+                       help="proxy processes sharing the port (default 1; SO_REUSEPORT)")
 
     emulator = commands.add_parser(
         "emulator", help="run only the Capsule v2 emulator",
@@ -59,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 def _flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Map the given flags onto settings; a flag that was not given is None and is skipped."""
     if args.command == "serve":
-        return {"server": {"host": args.host, "port": args.port},
+        return {"server": {"host": args.host, "port": args.port, "workers": args.workers},
                 "upstream": {"url": args.upstream},
                 "emulator": {"seed": args.seed, "db": args.db}}
     return {"emulator": {"host": args.host, "port": args.port, "seed": args.seed, "db": args.db}}
@@ -67,6 +70,25 @@ def _flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 def _announce(line: str) -> None:
     print(line, flush=True)
+
+
+async def _start_embedded(settings: Settings, seed: Seed) -> server.Listener:
+    return await server.start(create_emulator_app(seed, settings.get("emulator", "db")), "127.0.0.1",
+                              settings.get("emulator", "embedded_port"),
+                              settings.get("server", "shutdown_timeout"))
+
+
+async def _serve_workers(settings: Settings, seed: Seed | None) -> int:
+    """Several worker processes; an embedded emulator runs once, here, for all of them."""
+    upstream, note, emulator = settings.get("upstream", "url"), settings.get("upstream", "url"), None
+    if seed is not None:
+        emulator = await _start_embedded(settings, seed)
+        upstream, note = emulator.url, f"embedded emulator at {emulator.url}, seed {seed.source}"
+    try:
+        return await serve_workers(settings, upstream, settings.get("server", "workers"), _announce, note)
+    finally:
+        if emulator is not None:
+            await emulator.runner.cleanup()
 
 
 async def _serve(settings: Settings, seed: Seed | None) -> None:
@@ -77,9 +99,7 @@ async def _serve(settings: Settings, seed: Seed | None) -> None:
         upstream = settings.get("upstream", "url")
         note = upstream
         if seed is not None:
-            emulator = await server.start(
-                create_emulator_app(seed, settings.get("emulator", "db")),
-                "127.0.0.1", settings.get("emulator", "embedded_port"), timeout)
+            emulator = await _start_embedded(settings, seed)
             listeners.append(emulator)
             upstream = emulator.url
             note = f"embedded emulator at {upstream}, seed {seed.source}"
@@ -125,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             embedded = settings.get("upstream", "url") == "embedded"
             seed = load_seed(settings.get("emulator", "seed")) if embedded else None
+            if settings.get("server", "workers") > 1:
+                return asyncio.run(_serve_workers(settings, seed))
             asyncio.run(_serve(settings, seed))
         else:
             asyncio.run(_emulate(settings, load_seed(settings.get("emulator", "seed"))))

@@ -135,6 +135,7 @@ SECTIONS: dict[str, dict[str, Setting]] = {
     "server": {
         "host": Setting("127.0.0.1", _text, "address the proxy listens on"),
         "port": Setting(8080, PORT, "port the proxy listens on"),
+        "workers": Setting(1, _int_in(1, 64), "proxy processes sharing the port (SO_REUSEPORT)"),
         "shutdown_timeout": Setting(10.0, _positive_float,
                                     "seconds in-flight requests get to finish on SIGTERM/SIGINT"),
         "public_url": Setting("", _public_url,

@@ -31,7 +31,7 @@ class Listener:
 
 
 async def start(app: web.Application, host: str, port: int, shutdown_timeout: float,
-                keepalive_timeout: float = 75.0) -> Listener:
+                keepalive_timeout: float = 75.0, reuse_port: bool = False) -> Listener:
     """Start serving app; runs its start-up hooks and binds the port (0: any free port).
 
     aiohttp arms the keep-alive timer when a connection opens and only re-arms it after a
@@ -41,7 +41,7 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
     runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
                            handle_signals=False, keepalive_timeout=keepalive_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as exc:
@@ -51,15 +51,20 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
 
 
 async def wait_for_signal() -> signal.Signals:
+    """The first SIGINT or SIGTERM. Later ones are ignored rather than fatal: a drain already
+    under way is bounded by shutdown_timeout, and a Ctrl-C reaches workers and their parent both."""
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if received.done():
+            log.info("received %s again: already stopping", sig.name)
+        else:
+            received.set_result(sig)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
-    try:
-        return await received
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        loop.add_signal_handler(sig, on_signal, sig)
+    return await received
 
 
 async def run_until_signal(start_all: Callable[[], Awaitable[list[Listener]]]) -> None:

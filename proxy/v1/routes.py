@@ -86,7 +86,9 @@ def _created(request: web.Request, answer: Answer) -> web.Response:
     if not new_id.isdigit():
         new_id = str(_item(answer, "task").get("id", ""))
     if not new_id.isdigit():
-        raise UpstreamUnavailable("the upstream did not say which id the new task has")
+        raise UpstreamUnavailable("Capsule accepted the create but did not say which id the new task "
+                                  "has; the task may have been created, so check before sending it again",
+                                  transient=False, maybe_created=True)
     base = _services(request).public_base(request)
     return web.Response(status=201, headers={"Location": f"{base}/api/task/{new_id}"})
 

@@ -17,7 +17,6 @@ import re
 import signal
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -125,6 +124,7 @@ class Seen:
 
     def __init__(self) -> None:
         self.answers: list[tuple[str, int, str]] = []
+        self.location = ""  # of the last answer that had one
 
     async def call(self, client: Any, method: str, path: str, *, status: int | tuple[int, ...],
                    **kwargs: Any) -> str:
@@ -132,6 +132,7 @@ class Seen:
         body = await response.text()
         headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
         self.answers.append((f"{method} {path}", response.status, headers + "\n\n" + body))
+        self.location = response.headers.get("Location", self.location)
         wanted = (status,) if isinstance(status, int) else status
         assert response.status in wanted, (method, path, response.status, body)
         return body
@@ -185,8 +186,7 @@ async def test_passthrough_session_leaks_no_token(make_proxy, debug_logs):
         await seen.call(proxy, "GET", path, status=200, headers=me)
         await seen.call(proxy, "GET", path, status=200, headers={**me, **JSON})
     body = await seen.call(proxy, "POST", "/api/task", status=201, data=TASK, headers={**me, **XML})
-    created = [a for a in seen.answers if a[1] == 201][-1][2]
-    new_id = re.search(r"/api/task/(\d+)", created)[1]
+    new_id = re.fullmatch(r"http://127\.0\.0\.1:\d+/api/task/(\d+)", seen.location)[1]
     await seen.call(proxy, "POST", "/api/party/1/task", status=201, data=TASK, headers={**me, **XML})
     await seen.call(proxy, "PUT", f"/api/task/{new_id}", status=200, data=TASK, headers={**me, **XML})
     await seen.call(proxy, "POST", f"/api/task/{new_id}/complete", status=200, headers=me)
