@@ -11,7 +11,7 @@ from .errors import UpstreamDataError
 def record(container: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     """A nested object (`owner`, `party`, ...), or None when absent or null."""
     value = container.get(key)
-    if value is None or isinstance(value, Mapping):
+    if value is None or isinstance(value, dict):  # parsed JSON objects are dicts; ABC checks are slow
         return value
     raise UpstreamDataError(f"v2 {key!r} should be an object, got {type(value).__name__}")
 
@@ -36,6 +36,6 @@ def ident(container: Mapping[str, Any], key: str = "id") -> str | None:
 
 def records(items: Any, what: str) -> list[Mapping[str, Any]]:
     """A list of objects (tasks, users, categories)."""
-    if isinstance(items, list) and all(isinstance(item, Mapping) for item in items):
+    if isinstance(items, list) and all(isinstance(item, dict) for item in items):
         return items
     raise UpstreamDataError(f"v2 {what} should be a list of objects")

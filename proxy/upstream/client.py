@@ -90,6 +90,9 @@ class Upstream:
         self._connect_timeout = connect_timeout or None
         self._read_timeout = read_timeout or None
         self._total_timeout = total_timeout or None
+        # A first attempt has the whole budget: one shared timeout object saves work per call.
+        self._full_timeout = aiohttp.ClientTimeout(total=self._total_timeout, sock_connect=self._connect_timeout,
+                                                   sock_read=self._read_timeout)
         self._pool_size = pool_size
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker(threshold=5, cooldown=10.0)
@@ -177,8 +180,10 @@ class Upstream:
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time")
-        timeout = aiohttp.ClientTimeout(total=min(remaining, 1e9), sock_connect=self._connect_timeout,
-                                        sock_read=self._read_timeout)
+        timeout = self._full_timeout
+        if self._total_timeout is not None and remaining < self._total_timeout - 0.001:
+            timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=self._connect_timeout,
+                                            sock_read=self._read_timeout)
         async with self.gate.slot():
             self.breaker.before_call()
             verdict = None
@@ -238,8 +243,11 @@ class Upstream:
 
 async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
     """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory."""
-    if (response.content_length or 0) > MAX_ANSWER_BYTES:
-        raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
+    length = response.content_length
+    if length is not None:
+        if length > MAX_ANSWER_BYTES:
+            raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
+        return await response.read()  # the parser stops at Content-Length
     chunks, size = [], 0
     async for chunk in response.content.iter_any():
         size += len(chunk)

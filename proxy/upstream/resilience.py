@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from typing import Callable, Mapping
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -112,8 +112,11 @@ class Gate:
         self.waiting = 0
         self.in_flight = 0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> Gate:
+        """`async with gate.slot():` holds one of the `limit` places for the call."""
+        return self  # a plain async context manager: this runs on every upstream call
+
+    async def __aenter__(self) -> None:
         if self._semaphore.locked():
             if self.waiting >= self._max_queue:
                 raise UpstreamBusy("the proxy is at its limit of concurrent Capsule calls", 1)
@@ -127,13 +130,13 @@ class Gate:
         else:
             await self._semaphore.acquire()
         self.in_flight += 1
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            self._semaphore.release()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.in_flight -= 1
+        self._semaphore.release()
 
 
+@functools.lru_cache(maxsize=4096)  # hashed on every call otherwise: twice per request
 def account_key(token: str) -> str:
     """A stable, non-reversible name for a token: rate-limit state is kept and shown by this."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]
