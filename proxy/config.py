@@ -159,7 +159,7 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "total_timeout": Setting(60.0, _positive_float, "seconds for a whole upstream call (0: no limit)"),
         "pool_size": Setting(100, _int_in(1, 10_000),
                              "most upstream calls (and connections) at once; more wait in a queue"),
-        "queue_timeout": Setting(2.0, _positive_float,
+        "queue_timeout": Setting(5.0, _positive_float,
                                  "seconds a request waits for a free upstream slot before a 503"),
         "max_queue": Setting(1000, _int_in(0, 1_000_000),
                              "most requests waiting for a slot; beyond it, an immediate 503"),
@@ -204,8 +204,17 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "seed": Setting("", _text, "seed TOML file; empty: the demo seed shipped in the package"),
         "db": Setting("", _text, "SQLite file that keeps emulator data across restarts; empty: in memory"),
     },
+    "ops": {
+        "host": Setting("127.0.0.1", _text,
+                        "address of the separate operations listener (use 0.0.0.0 in a pod)"),
+        "port": Setting(0, PORT, "port for /healthz, /readyz and /metrics on their own listener; "
+                                 "0: serve them on the main port"),
+    },
     "log": {
         "level": Setting("info", _choice("debug", "info", "warning", "error"), "log level"),
+        "format": Setting("auto", _choice("auto", "json", "text"),
+                          "json: one JSON line per event; text: human-readable; "
+                          "auto: text on a terminal, JSON otherwise"),
     },
 }
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .config import Settings
+from .observe import Observer
 from .upstream.client import Upstream
 from .upstream.lookups import Lookups
 from .v1.auth import Authenticator
@@ -26,6 +27,8 @@ class Services:
     auth: Authenticator
     ready: bool = False
     ready_checked_at: float = float("-inf")
+    # Called with a RequestRecord after every request (metrics, access log, usage inventory).
+    observers: list[Observer] = field(default_factory=list)
 
     def public_base(self, request: web.Request) -> str:
         """The base URL clients reach the proxy at, for Location headers."""

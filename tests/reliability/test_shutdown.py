@@ -186,23 +186,37 @@ async def test_in_flight_requests_finish_and_new_connections_are_refused(sig):
     assert "Traceback" not in log, log
 
 
+async def raw_get(host: str, port: int, token: str = "tok") -> bytes:
+    """GET /api/task/1 over a plain socket; everything the server sent until it closed."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"GET /api/task/1 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     f"Authorization: {basic(token)}\r\n\r\n".encode())
+        await writer.drain()
+        return await reader.read()   # until EOF
+    finally:
+        writer.close()
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 async def test_requests_still_running_at_the_grace_period_are_cut(sig):
     """shutdown_timeout 1 s, an upstream that takes 5 s: the process exits 0 about 1 s after the
-    signal, and the requests still running then get no answer: their connection is closed."""
+    signal, and the requests still running then get no answer at all: not a byte, the connection
+    is closed (an aiohttp client sees ServerDisconnectedError, retries a GET once on a new
+    connection and then fails with ClientConnectorError, connection refused)."""
     upstream = await SlowUpstream(delay=5.0, expect=5).start()
     proxy = await start_proxy("--upstream", upstream.url, shutdown_timeout=1)
     try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            requests = [asyncio.create_task(get_task(session, proxy.url)) for _ in range(5)]
-            await asyncio.wait_for(upstream.all_arrived.wait(), 5)
-            await asyncio.sleep(0.3)
-            signalled = time.monotonic()
-            proxy.process.send_signal(sig)
-            code = await proxy.exit_status(10)
-            exited_after = time.monotonic() - signalled
-            outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
-            cut_after = time.monotonic() - signalled
+        host, port = proxy.address
+        requests = [asyncio.create_task(raw_get(host, port)) for _ in range(5)]
+        await asyncio.wait_for(upstream.all_arrived.wait(), 5)
+        await asyncio.sleep(0.3)
+        signalled = time.monotonic()
+        proxy.process.send_signal(sig)
+        code = await proxy.exit_status(10)
+        exited_after = time.monotonic() - signalled
+        outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
+        cut_after = time.monotonic() - signalled
     finally:
         proxy.kill()
         await upstream.stop()
@@ -210,75 +224,105 @@ async def test_requests_still_running_at_the_grace_period_are_cut(sig):
     assert code == 0
     assert 0.9 < exited_after < 3.0, exited_after
     assert cut_after < 3.0, cut_after
-    # No answer at all, not a 5xx: aiohttp cancels the handler and closes the connection.
-    for outcome in outcomes:
-        assert isinstance(outcome, aiohttp.ServerDisconnectedError), outcome
+    # No answer, not even a 5xx: aiohttp cancels the handler and closes the connection.
+    assert outcomes == [b""] * 5, outcomes
     assert upstream.answered == 0
     log = await proxy.stderr()
     assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
     assert "Traceback" not in log, log
 
 
-async def _slow_post(host: str, port: int, body_sent: asyncio.Event, go_on: asyncio.Event) -> tuple[int, str]:
-    """POST /api/task whose body arrives in two parts: the second only once `go_on` is set.
+def big_seed(path) -> str:
+    """The demo seed plus 5000 tasks, so a filtered v1 list scans 50 v2 pages (~0.5 s each)."""
+    from importlib import resources
+    text = resources.files("proxy.emulator").joinpath("demo_seed.toml").read_text()
+    text += "".join(f'\n[[tasks]]\ndescription = "filler {i}"\ndueOn = 2026-12-01\nowner = "phillip"\n'
+                    for i in range(5000))
+    path.write_text(text)
+    return str(path)
 
-    The handler starts as soon as the head is in, so the request is in flight while the test
-    holds back the rest of the body."""
-    body = (b"<task><description>sent during shutdown</description>"
-            b"<dueDate>2026-05-01T00:00:00Z</dueDate></task>")
-    head = (f"POST /api/task HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Authorization: {basic('tok-phillip')}\r\n"
-            f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        writer.write(head + body[:20])
-        await writer.drain()
-        body_sent.set()
-        await go_on.wait()
-        writer.write(body[20:])
-        await writer.drain()
-        status_line = (await asyncio.wait_for(reader.readline(), 10)).decode()
-        headers = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
-        return int(status_line.split()[1]), headers
-    finally:
-        writer.close()
+
+async def list_no_meetings(session: aiohttp.ClientSession, url: str) -> tuple[int, str, float]:
+    """A category filter that matches nothing: the proxy reads every v2 page of tasks."""
+    async with session.get(url + "/api/tasks?category=Meeting",
+                           headers={"Authorization": basic("tok-phillip")}) as response:
+        return response.status, await response.text(), time.monotonic()
 
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
-async def test_embedded_emulator_outlives_the_proxys_in_flight_requests(sig):
-    """With the embedded emulator, the proxy listener stops first and the emulator after it, so a
-    request still in flight at the signal can still create its task upstream."""
-    proxy = await start_proxy(shutdown_timeout=10)
+async def test_embedded_emulator_outlives_the_proxys_in_flight_requests(sig, tmp_path):
+    """With the embedded emulator, the proxy listener stops first and the emulator after it: list
+    requests that are still paging through the emulator when the signal comes all complete."""
+    proxy = await start_proxy("--seed", big_seed(tmp_path / "seed.toml"), shutdown_timeout=20)
     try:
-        host, port = proxy.address
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             status, body = await get_task(session, proxy.url, "tok-phillip")  # the demo seed's task 1
             assert status == 200 and "<task>" in body
-        heads_in = [asyncio.Event() for _ in range(5)]
-        go_on = asyncio.Event()
-        posts = [asyncio.create_task(_slow_post(host, port, sent, go_on)) for sent in heads_in]
-        await asyncio.wait_for(asyncio.gather(*(sent.wait() for sent in heads_in)), 5)
-        await asyncio.sleep(0.3)   # the proxy has parsed the heads: five handlers are reading bodies
-        signalled = time.monotonic()
-        proxy.process.send_signal(sig)
+            lists = [asyncio.create_task(list_no_meetings(session, proxy.url)) for _ in range(6)]
+            await asyncio.sleep(0.5)
+            assert not any(task.done() for task in lists), "the lists finished before the signal"
+            signalled = time.monotonic()
+            proxy.process.send_signal(sig)
 
-        refused_after = await refused_while(proxy, posts)
-        await asyncio.sleep(0.5)   # the rest of each body comes after the listener has closed
-        go_on.set()
-        answers = await asyncio.wait_for(asyncio.gather(*posts), 10)
-        code = await proxy.exit_status(15)
+            refused_after = await refused_while(proxy, lists)
+            answers = await asyncio.wait_for(asyncio.gather(*lists), 25)
+        code = await proxy.exit_status(25)
         exited_after = time.monotonic() - signalled
     finally:
         proxy.kill()
 
     assert refused_after < 1.0
-    for status, headers in answers:
-        assert status == 201, headers
-        assert re.search(r"(?im)^Location: http://\S+/api/task/\d+\r$", headers), headers
+    for status, body, _ in answers:
+        assert status == 200, body
+        assert re.fullmatch(r'<\?xml[^>]*\?><tasks size="0"\s*/>|<\?xml[^>]*\?><tasks size="0"></tasks>', body), body
+    # Still paging through the emulator well after the signal, and all answered.
+    assert max(done for _, _, done in answers) - signalled > 0.3
     assert code == 0
-    assert exited_after < 10.0
+    assert exited_after < 20.0
     log = await proxy.stderr()
     assert f"received {sig.name}" in log
     assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
-    assert "502" not in log and "cannot reach the upstream" not in log, log
-    assert "Traceback" not in log, log
+    assert "cannot reach the upstream" not in log and "Traceback" not in log, log
+
+
+async def _slow_post(host: str, port: int, head_sent: asyncio.Event, go_on: asyncio.Event) -> bytes:
+    """POST /api/task whose body arrives in two parts, the second once `go_on` is set; returns
+    everything the server sent until it closed the connection."""
+    body = (b"<task><description>sent during shutdown</description>"
+            b"<dueDate>2026-05-01T00:00:00Z</dueDate></task>")
+    head = (f"POST /api/task HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: {basic('tok-phillip')}\r\nConnection: close\r\n"
+            f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(head + body[:20])
+        await writer.drain()
+        head_sent.set()
+        await go_on.wait()
+        writer.write(body[20:])
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "aiohttp limitation: once shutdown starts, RequestHandler.data_received drops every byte that "
+    "arrives (aio-libs/aiohttp#2298), so a request whose body is still on its way at the signal "
+    "waits out shutdown_timeout and is then closed without an answer"))
+async def test_a_request_body_still_arriving_at_the_signal_is_served():
+    proxy = await start_proxy(shutdown_timeout=2)
+    try:
+        host, port = proxy.address
+        head_sent, go_on = asyncio.Event(), asyncio.Event()
+        post = asyncio.create_task(_slow_post(host, port, head_sent, go_on))
+        await asyncio.wait_for(head_sent.wait(), 5)
+        await asyncio.sleep(0.3)          # the handler has started and is reading the body
+        proxy.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        go_on.set()                       # the rest of the body, after the signal
+        answer = await asyncio.wait_for(post, 10)
+        assert await proxy.exit_status(10) == 0
+    finally:
+        proxy.kill()
+    assert answer.startswith(b"HTTP/1.1 201 "), answer
