@@ -1,17 +1,20 @@
-"""Builds the proxy's aiohttp application: routes, middlewares, start-up and shut-down."""
+"""Builds the proxy's aiohttp application: routes, the v1 middleware, start-up and shut-down."""
 
 from __future__ import annotations
 
 import logging
-import sys
+import re
 import time
+import uuid
 from typing import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
+from . import ops, server
 from .config import Settings
+from .logs import SERVER_LOG, access_log
+from .metrics import Metrics
+from .observe import REQUEST_ID, UPSTREAM_CALLS, RequestRecord, notify
 from .services import SERVICES, VALID_HOST, Services
 from .translate.errors import InvalidField, UpstreamDataError
 from .upstream.client import Upstream, UpstreamError, UpstreamUnavailable
@@ -26,27 +29,8 @@ from .v1.routes import TOKEN, routes as v1_routes
 log = logging.getLogger("capsule_proxy")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-READY_TTL = 5.0
-
-
-class _ServerLog(logging.LoggerAdapter):
-    """aiohttp's server log without the bytes of requests it could not parse: its parser errors
-    quote the offending header line or value, an `Authorization: Basic <token>` one included.
-    Only the kind of error is logged for those."""
-
-    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
-        exc = kwargs.get("exc_info")
-        if exc is True:
-            exc = sys.exc_info()[1]
-        elif isinstance(exc, tuple):
-            exc = exc[1]
-        if isinstance(exc, HttpProcessingError):
-            kwargs["exc_info"] = None
-            msg = f"{msg}: {type(exc).__name__} ({exc.code})"
-        return msg, kwargs
-
-
-SERVER_LOG = _ServerLog(logging.getLogger("aiohttp.server"), None)
+# A client's X-Request-Id is kept when it is this simple; otherwise one is made up.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
 
 
 def _refuse_odd_requests(request: web.Request) -> None:
@@ -58,64 +42,62 @@ def _refuse_odd_requests(request: web.Request) -> None:
         raise V1Error(400, "the Host header is missing or not a valid host[:port]")
 
 
-@web.middleware
-async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate /api/ calls, and answer every failure as a v1 error document."""
+async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamResponse, str | None]:
+    """The handler's answer, or the v1 error document for whatever went wrong (and its message)."""
     try:
         _refuse_odd_requests(request)
         if request.path.startswith("/api/"):
             request[TOKEN] = request.app[SERVICES].auth.upstream_token(request.headers.get("Authorization"))
-        return await handler(request)
+        return await handler(request), None
     except V1Error as exc:
-        return formats.error(request, exc.status, exc.message, exc.headers)
+        problem = exc
     except DocumentError as exc:
-        return formats.error(request, exc.status, exc.message)
+        request.app[SERVICES].metrics.rejected_documents.labels(exc.reason).inc()
+        problem = V1Error(exc.status, exc.message)
     except InvalidField as exc:
-        return formats.error(request, 400, exc.message)
+        problem = V1Error(400, exc.message)
     except UpstreamBusy as exc:
-        return formats.error(request, 503, exc.message, {"Retry-After": str(exc.retry_after)})
+        problem = V1Error(503, exc.message, {"Retry-After": str(exc.retry_after)})
     except (UpstreamError, UpstreamUnavailable, UpstreamDataError) as exc:
         problem = from_upstream(exc)
         if problem.status >= 500:
             log.warning("%s %s: %s", request.method, request.path, problem.message)
-        return formats.error(request, problem.status, problem.message, problem.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         message = {404: f"no v1 API resource at {request.path}",
                    405: f"{request.method} is not allowed on {request.path}",
                    413: "the request body is larger than the proxy accepts"}.get(exc.status, exc.reason)
-        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return formats.error(request, exc.status, message, headers)
+        problem = V1Error(exc.status, message, {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
+    return formats.error(request, problem.status, problem.message, problem.headers), problem.message
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """200 when the upstream answered HTTP recently (any status below 500), else 503;
-    503 while the circuit breaker is open, since every API call would be refused then."""
+@web.middleware
+async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate /api/ calls, answer every failure as a v1 error document, tag the request
+    with an id (kept from X-Request-Id or made up, sent upstream and back), and report it."""
     services = request.app[SERVICES]
-    if services.upstream.breaker.state == "open":
-        return web.json_response({"status": "circuit open: Capsule is failing"}, status=503)
-    now = time.monotonic()
-    if now - services.ready_checked_at > READY_TTL:
-        services.ready = await _upstream_answers(services.upstream.base_url)
-        services.ready_checked_at = now
-    status = 200 if services.ready else 503
-    return web.json_response({"status": "ready" if services.ready else "upstream not answering"},
-                             status=status)
-
-
-async def _upstream_answers(base_url: str) -> bool:
+    started = time.perf_counter()
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    calls = [0]
+    id_reset, calls_reset = REQUEST_ID.set(request_id), UPSTREAM_CALLS.set(calls)
+    services.in_flight += 1
     try:
-        timeout = aiohttp.ClientTimeout(total=3)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(base_url + "/api/v2/site") as response:
-                return response.status < 500
-    except (aiohttp.ClientError, TimeoutError):
-        return False
+        response, error = await _answer(request, handler)
+    finally:
+        services.in_flight -= 1
+        REQUEST_ID.reset(id_reset)
+        UPSTREAM_CALLS.reset(calls_reset)
+    response.headers["X-Request-Id"] = request_id
+    resource = request.match_info.route.resource
+    notify(services.observers, RequestRecord(
+        request_id=request_id, client=request.remote or "", user_agent=request.headers.get("User-Agent", ""),
+        method=request.method, route=resource.canonical if resource is not None else "unmatched",
+        status=response.status, duration=time.perf_counter() - started, upstream_calls=calls[0],
+        bytes_in=request.content_length or 0, bytes_out=response.content_length or 0,
+        token=request.get(TOKEN), error=error))
+    return response
 
 
 async def _services_context(app: web.Application) -> AsyncIterator[None]:
@@ -127,8 +109,7 @@ async def _services_context(app: web.Application) -> AsyncIterator[None]:
         await services.upstream.close()
 
 
-def create_app(settings: Settings, upstream_url: str) -> web.Application:
-    """The v1 face of the proxy, talking to the v2 API at upstream_url."""
+def build_services(settings: Settings, upstream_url: str) -> Services:
     get = settings.get
     upstream = Upstream(
         upstream_url, connect_timeout=get("upstream", "connect_timeout"),
@@ -148,11 +129,37 @@ def create_app(settings: Settings, upstream_url: str) -> web.Application:
         auth=Authenticator(get("auth", "mode"), get("auth", "static_token"),
                            get("auth", "allowed_clients")),
     )
-    app = web.Application(middlewares=[v1_middleware], client_max_size=get("server", "max_body"),
+    services.metrics = Metrics(services)
+    upstream.on_call = services.metrics.observe_upstream
+    upstream.on_retry = services.metrics.observe_retry
+    services.observers += [services.metrics.observe_request, access_log]
+    return services
+
+
+async def start_proxy(settings: Settings, upstream_url: str, reuse_port: bool = False) -> list[server.Listener]:
+    """Listen with the proxy app, and with the ops app when `[ops] port` is set; the proxy first."""
+    get = settings.get
+    app = create_app(settings, upstream_url)
+    timeouts = get("server", "shutdown_timeout"), get("server", "keepalive_timeout")
+    listeners = [await server.start(app, get("server", "host"), get("server", "port"), *timeouts,
+                                    reuse_port=reuse_port)]
+    if get("ops", "port"):
+        try:
+            listeners.append(await server.start(ops.create_ops_app(app), get("ops", "host"), get("ops", "port"),
+                                                *timeouts, reuse_port=reuse_port))
+        except BaseException:
+            await listeners[0].runner.cleanup()
+            raise
+    return listeners
+
+
+def create_app(settings: Settings, upstream_url: str) -> web.Application:
+    """The v1 face of the proxy, talking to the v2 API at upstream_url."""
+    app = web.Application(middlewares=[v1_middleware], client_max_size=settings.get("server", "max_body"),
                           handler_args={"logger": SERVER_LOG})
-    app[SERVICES] = services
+    app[SERVICES] = build_services(settings, upstream_url)
     app.cleanup_ctx.append(_services_context)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    if settings.get("ops", "port") == 0:
+        ops.add_routes(app)
     app.router.add_routes(v1_routes)
     return app

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import functools
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import server
-from .app import create_app as create_proxy_app
+from .app import start_proxy
+from .logs import setup_logging
+from .reload import reloader
+from .services import SERVICES
 from .config import ConfigError, Settings, load_settings
 from .emulator.app import create_app as create_emulator_app
 from .emulator.seed import Seed, SeedError, load_seed
@@ -18,7 +21,6 @@ from .workers import serve_workers
 
 DEMO_TOKENS = "tok-phillip (user phillip, America/New_York) and tok-sofia (user sofia, Europe/Rome)"
 
-log = logging.getLogger("capsule_proxy")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="SQLite file for the embedded emulator (default: in memory)")
     serve.add_argument("--workers", metavar="N",
                        help="proxy processes sharing the port (default 1; SO_REUSEPORT)")
+
+    check = commands.add_parser(
+        "check-config", help="validate a config file and print the effective settings",
+        description="Validate a TOML config file (with CAPSULE_PROXY_* environment variables on top) "
+                    "and print the effective settings, secrets masked. Exits 2 naming the bad key.")
+    check.add_argument("file", metavar="FILE", help="the TOML config file")
 
     emulator = commands.add_parser(
         "emulator", help="run only the Capsule v2 emulator",
@@ -78,21 +86,21 @@ async def _start_embedded(settings: Settings, seed: Seed) -> server.Listener:
                               settings.get("server", "shutdown_timeout"))
 
 
-async def _serve_workers(settings: Settings, seed: Seed | None) -> int:
+async def _serve_workers(settings: Settings, seed: Seed | None, load: Callable[[], Settings]) -> int:
     """Several worker processes; an embedded emulator runs once, here, for all of them."""
     upstream, note, emulator = settings.get("upstream", "url"), settings.get("upstream", "url"), None
     if seed is not None:
         emulator = await _start_embedded(settings, seed)
         upstream, note = emulator.url, f"embedded emulator at {emulator.url}, seed {seed.source}"
     try:
-        return await serve_workers(settings, upstream, settings.get("server", "workers"), _announce, note)
+        return await serve_workers(settings, upstream, settings.get("server", "workers"), _announce, note,
+                                   load)
     finally:
         if emulator is not None:
             await emulator.runner.cleanup()
 
 
-async def _serve(settings: Settings, seed: Seed | None) -> None:
-    timeout = settings.get("server", "shutdown_timeout")
+async def _serve(settings: Settings, seed: Seed | None, load: Callable[[], Settings]) -> None:
 
     async def start_all() -> list[server.Listener]:
         listeners: list[server.Listener] = []
@@ -104,19 +112,20 @@ async def _serve(settings: Settings, seed: Seed | None) -> None:
             upstream = emulator.url
             note = f"embedded emulator at {upstream}, seed {seed.source}"
         try:
-            proxy = await server.start(create_proxy_app(settings, upstream),
-                                       settings.get("server", "host"), settings.get("server", "port"),
-                                       timeout, settings.get("server", "keepalive_timeout"))
+            proxy = await start_proxy(settings, upstream)
         except BaseException:
             for listener in listeners:
                 await listener.runner.cleanup()
             raise
+        reload_into.append(proxy[0].runner.app[SERVICES])
         # The proxy stops first, so its in-flight requests can still reach the emulator.
-        listeners.insert(0, proxy)
-        _announce(f"capsule-proxy listening on {proxy.url} (upstream: {note})")
+        listeners[:0] = proxy
+        ops_note = f"; probes and metrics on {proxy[1].url}" if len(proxy) > 1 else ""
+        _announce(f"capsule-proxy listening on {proxy[0].url} (upstream: {note}{ops_note})")
         return listeners
 
-    await server.run_until_signal(start_all)
+    reload_into: list = []
+    await server.run_until_signal(start_all, lambda: reloader(reload_into[0], load)())
 
 
 async def _emulate(settings: Settings, seed: Seed) -> None:
@@ -132,22 +141,53 @@ async def _emulate(settings: Settings, seed: Seed) -> None:
     await server.run_until_signal(start_all)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _check_config(path: str) -> int:
+    """Validate a config file (with the environment on top) and print the effective settings."""
     try:
-        settings = load_settings(args.config, flags=_flags(args))
+        settings = load_settings(path)
     except ConfigError as exc:
         print(f"capsule-proxy: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.get("log", "level").upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"# {path}: valid. Effective settings (secrets masked), with where each came from:")
+    for section, keys in settings.masked().items():
+        print(f"\n[{section}]")
+        for key, value in keys.items():
+            source = settings.sources.get(f"{section}.{key}", "default")
+            shown = value if value == "***" else _toml_value(value)
+            print(f"{key} = {shown}  # {source}")
+    return 0
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.file)
+
+    # A partial, not a closure: worker processes receive it pickled, to reload on SIGHUP.
+    load = functools.partial(load_settings, args.config, None, _flags(args))
+    try:
+        settings = load()
+    except ConfigError as exc:
+        print(f"capsule-proxy: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.get("log", "level"), settings.get("log", "format"))
     try:
         if args.command == "serve":
             embedded = settings.get("upstream", "url") == "embedded"
             seed = load_seed(settings.get("emulator", "seed")) if embedded else None
             if settings.get("server", "workers") > 1:
-                return asyncio.run(_serve_workers(settings, seed))
-            asyncio.run(_serve(settings, seed))
+                return asyncio.run(_serve_workers(settings, seed, load))
+            asyncio.run(_serve(settings, seed, load))
         else:
             asyncio.run(_emulate(settings, load_seed(settings.get("emulator", "seed"))))
     except (SeedError, StoreError) as exc:

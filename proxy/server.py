@@ -67,9 +67,13 @@ async def wait_for_signal() -> signal.Signals:
     return await received
 
 
-async def run_until_signal(start_all: Callable[[], Awaitable[list[Listener]]]) -> None:
-    """Start the listeners, wait for SIGINT/SIGTERM, then stop them in the order given."""
+async def run_until_signal(start_all: Callable[[], Awaitable[list[Listener]]],
+                           on_reload: Callable[[], None] | None = None) -> None:
+    """Start the listeners, wait for SIGINT/SIGTERM, then stop them in the order given.
+    SIGHUP calls on_reload, when there is one."""
     listeners = await start_all()
+    if on_reload is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_reload)
     try:
         sig = await wait_for_signal()
         log.info("received %s: finishing in-flight requests, then stopping", sig.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -29,6 +30,8 @@ class Services:
     ready_checked_at: float = float("-inf")
     # Called with a RequestRecord after every request (metrics, access log, usage inventory).
     observers: list[Observer] = field(default_factory=list)
+    metrics: Any = None  # proxy.metrics.Metrics, set once the services exist (it reads them)
+    in_flight: int = 0
 
     def public_base(self, request: web.Request) -> str:
         """The base URL clients reach the proxy at, for Location headers."""

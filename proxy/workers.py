@@ -37,34 +37,37 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(settings: Settings, upstream_url: str, port: int, ready: Any, log_level: str) -> None:
-    """One worker process: the proxy app on the shared port until SIGTERM/SIGINT."""
-    from .app import create_app  # imported here: the parent needs none of the proxy's modules
+def _worker(settings: Settings, upstream_url: str, port: int, ready: Any,
+            load: Callable[[], Settings]) -> None:
+    """One worker process: the proxy app on the shared port until SIGTERM/SIGINT; SIGHUP reloads."""
+    from .app import start_proxy  # imported here: the parent needs none of the proxy's modules
+    from .logs import setup_logging
+    from .reload import reloader
+    from .services import SERVICES
 
-    logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s [worker {os.getpid()}] "
-                                                 "%(name)s: %(message)s")
+    setup_logging(settings.get("log", "level"), settings.get("log", "format"))
+    settings = Settings({**settings.values, "server": {**settings.values["server"], "port": port}},
+                        settings.sources)
+    services: list[Any] = []
 
     async def start_all() -> list[server.Listener]:
-        listener = await server.start(
-            create_app(settings, upstream_url), settings.get("server", "host"), port,
-            settings.get("server", "shutdown_timeout"), settings.get("server", "keepalive_timeout"),
-            reuse_port=True)
+        listeners = await start_proxy(settings, upstream_url, reuse_port=True)
+        services.append(listeners[0].runner.app[SERVICES])
         ready.put(os.getpid())
-        return [listener]
+        return listeners
 
-    asyncio.run(server.run_until_signal(start_all))
+    asyncio.run(server.run_until_signal(start_all, lambda: reloader(services[0], load)()))
 
 
 async def serve_workers(settings: Settings, upstream_url: str, workers: int,
-                        announce: Callable[[str], None], note: str) -> int:
+                        announce: Callable[[str], None], note: str, load: Callable[[], Settings]) -> int:
     """Run `workers` proxy processes; returns the exit status."""
     host = settings.get("server", "host")
     holder = reserve_port(host, settings.get("server", "port"))
     port = holder.getsockname()[1]
     context = multiprocessing.get_context("spawn")  # no forked event loop or open sockets
     ready = context.Queue()
-    level = settings.get("log", "level").upper()
-    processes = [context.Process(target=_worker, args=(settings, upstream_url, port, ready, level),
+    processes = [context.Process(target=_worker, args=(settings, upstream_url, port, ready, load),
                                  name=f"capsule-proxy-worker-{n}") for n in range(workers)]
     try:
         for process in processes:
@@ -74,6 +77,7 @@ async def serve_workers(settings: Settings, upstream_url: str, workers: int,
         shown = f"[{host}]" if ":" in host else host
         announce(f"capsule-proxy listening on http://{shown}:{port} with {workers} workers "
                  f"(upstream: {note})")
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _pass_on, processes, signal.SIGHUP)
         return await _supervise(processes)
     finally:
         for process in processes:
@@ -84,6 +88,12 @@ async def serve_workers(settings: Settings, upstream_url: str, workers: int,
             if process.is_alive():
                 process.kill()
         holder.close()
+
+
+def _pass_on(processes: list[multiprocessing.process.BaseProcess], sig: signal.Signals) -> None:
+    for process in processes:
+        if process.is_alive():
+            os.kill(process.pid, sig)
 
 
 async def _supervise(processes: list[multiprocessing.process.BaseProcess]) -> int:

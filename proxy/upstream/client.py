@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping
@@ -19,6 +20,7 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
+from ..observe import REQUEST_ID, count_upstream_call
 from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, RateLimits,
                          RetryPolicy)
 
@@ -98,9 +100,13 @@ class Upstream:
         self.breaker = breaker or CircuitBreaker(threshold=5, cooldown=10.0)
         self.gate = Gate(pool_size, queue_timeout, max_queue)
         self.rate_limits = RateLimits()
-        self._rate_limit_wait = rate_limit_wait
+        self.rate_limit_wait = rate_limit_wait
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
+        # Hooks (set by the app): on_call(method, route, status, seconds), on_retry(method, route).
+        self.on_call: Callable[[str, str, str, float], None] | None = None
+        self.on_retry: Callable[[str, str], None] | None = None
+        self.last_answer_at = float("-inf")  # monotonic time of the last HTTP answer below 500
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
@@ -121,6 +127,9 @@ class Upstream:
         usable answer came, and UpstreamBusy when the proxy will not call now.
         """
         headers = {"Authorization": f"Bearer {token}"}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            headers["X-Request-Id"] = request_id
         body = None
         if json is not None:
             body = orjson.dumps(json)
@@ -146,8 +155,10 @@ class Upstream:
                         and self.retry.may_retry(method, sent=sent)):
                     pause = self.retry.delay(attempt)
                     if self._clock() + pause < deadline:
-                        log.info("retrying %s %s after %s (attempt %d)", method, path,
+                        log.info("retrying %s %s after %s (attempt %d)", method, route_of(path),
                                  type(failure).__name__, attempt)
+                        if self.on_retry is not None:
+                            self.on_retry(method, route_of(path))
                         await asyncio.sleep(pause)
                         continue
                 if method == "POST" and sent and (isinstance(failure, UpstreamUnavailable)
@@ -170,7 +181,7 @@ class Upstream:
 
     def _may_wait_for_reset(self, method: str, token: str, deadline: float) -> bool:
         wait = self.rate_limits.exhausted_for(token)
-        return (method in IDEMPOTENT and 0 < wait <= self._rate_limit_wait
+        return (method in IDEMPOTENT and 0 < wait <= self.rate_limit_wait
                 and self._clock() + wait < deadline)
 
     async def _attempt(self, method: str, path: str, params: Mapping[str, str] | None,
@@ -186,11 +197,13 @@ class Upstream:
                                             sock_read=self._read_timeout)
         async with self.gate.slot():
             self.breaker.before_call()
-            verdict = None
+            count_upstream_call()
+            verdict, status, started = None, "unreachable", time.perf_counter()
             try:
                 async with self._session.request(method, self.base_url + path, params=params,
                                                  data=body, headers=headers, timeout=timeout,
                                                  allow_redirects=False) as response:
+                    status = str(response.status)
                     raw = await _read_bounded(response, f"{method} {path}")
                     answer = _classify(method, path, response.status, response.headers, raw)
                 verdict = True
@@ -202,7 +215,7 @@ class Upstream:
                 verdict = False
                 raise
             except (asyncio.TimeoutError, aiohttp.ConnectionTimeoutError) as exc:
-                verdict = False
+                verdict, status = False, "timeout"
                 sent = not isinstance(exc, aiohttp.ConnectionTimeoutError)
                 raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time",
                                       sent=sent) from None
@@ -213,12 +226,30 @@ class Upstream:
                 raise UpstreamUnavailable(f"cannot reach the upstream for {method} {path}: "
                                           f"{type(exc).__name__}", sent=sent) from None
             finally:
+                if status.isdigit() and int(status) < 500:
+                    self.last_answer_at = self._clock()
+                if self.on_call is not None:
+                    self.on_call(method, route_of(path), status, time.perf_counter() - started)
                 if verdict is True:
                     self.breaker.record_success()
                 elif verdict is False:
                     self.breaker.record_failure()
                 else:
                     self.breaker.abandon()
+
+    async def probe(self) -> bool:
+        """Whether the upstream answers HTTP at all (any status below 500): GET /api/v2/site
+        without credentials, outside the gate and the breaker, for the readiness probe."""
+        assert self._session is not None, "upstream client is not started"
+        try:
+            async with self._session.get(self.base_url + "/api/v2/site", allow_redirects=False,
+                                         timeout=aiohttp.ClientTimeout(total=3)) as response:
+                alive = response.status < 500
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
+        if alive:
+            self.last_answer_at = self._clock()
+        return alive
 
     async def pages(self, path: str, token: str, key: str, params: Mapping[str, str] | None = None,
                     first_page: int = 1) -> AsyncIterator[tuple[int, list[Any], bool]]:
@@ -255,6 +286,14 @@ async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
             raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_ID_SEGMENT = re.compile(r"/[0-9][0-9,]*(?=/|$)")
+
+
+def route_of(path: str) -> str:
+    """/api/v2/tasks/42 -> /api/v2/tasks/{id}: a metric label with a bounded set of values."""
+    return _ID_SEGMENT.sub("/{id}", path)
 
 
 def _items(data: Any, key: str, path: str) -> list[Any]:

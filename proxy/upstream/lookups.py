@@ -18,15 +18,15 @@ class Lookups:
     def __init__(self, upstream: Upstream, *, users_ttl: float, categories_ttl: float,
                  timezone_ttl: float, timezone_override: str = ""):
         self._upstream = upstream
-        self._zone_override = ZoneInfo(timezone_override) if timezone_override else None
+        self.zone_override = ZoneInfo(timezone_override) if timezone_override else None
         self.current_users: TtlCache[dict[str, Any]] = TtlCache(timezone_ttl)
         self.users: TtlCache[list[dict[str, Any]]] = TtlCache(users_ttl)
         self.categories: TtlCache[list[dict[str, Any]]] = TtlCache(categories_ttl)
 
     async def zone(self, token: str) -> ZoneInfo:
         """The zone that dueTime is read and written in: the calling user's, or the override."""
-        if self._zone_override is not None:
-            return self._zone_override
+        if self.zone_override is not None:
+            return self.zone_override
         name = (await self.current_user(token)).get("timezone")
         try:
             return ZoneInfo(name)

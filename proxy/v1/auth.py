@@ -40,6 +40,10 @@ def basic_token(header: str | None) -> str:
 class Authenticator:
     def __init__(self, mode: str, static_token: str = "", allowed_clients: tuple[str, ...] = ()):
         self.mode = mode
+        self.update(static_token, allowed_clients)
+
+    def update(self, static_token: str, allowed_clients: tuple[str, ...]) -> None:
+        """New static token and allow-list (SIGHUP); the mode itself needs a restart."""
         self._static_token = static_token
         self._allowed = [client.encode() for client in allowed_clients]
 

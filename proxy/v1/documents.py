@@ -67,12 +67,15 @@ class DocumentError(Exception):
     """
 
     status = 400
+    reason = "invalid"  # a short label for metrics: empty, encoding, doctype, malformed, ...
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None):
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
+        if reason is not None:
+            self.reason = reason
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.message!r})"
@@ -88,12 +91,14 @@ class DocumentTooLarge(DocumentError):
     """413: the body is larger than ``max_bytes``."""
 
     status = 413
+    reason = "too_large"
 
 
 class UnsupportedMediaType(DocumentError):
     """415: a content type or character encoding the proxy does not read."""
 
     status = 415
+    reason = "unsupported_type"
 
 
 # The complement of XML 1.0 `Char` (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |

@@ -99,20 +99,20 @@ def _load(body: bytes, max_bytes: int) -> Any:
     if body.startswith(_BOM):
         body, skipped = body[3:], 3
     if not body or body.isspace():
-        raise BadDocument("the request body is empty")
+        raise BadDocument("the request body is empty", reason="empty")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadDocument(f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02X} "
-                          f"at offset {exc.start + skipped})") from None
+                          f"at offset {exc.start + skipped})", reason="encoding") from None
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise BadDocument(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise BadDocument(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", reason="malformed") from None
     except RecursionError:
-        raise BadDocument("the JSON document is nested too deeply") from None
+        raise BadDocument("the JSON document is nested too deeply", reason="too_deep") from None
     except ValueError as exc:  # NaN/Infinity, integers with thousands of digits
-        raise BadDocument(f"malformed JSON: {exc}") from None
+        raise BadDocument(f"malformed JSON: {exc}", reason="malformed") from None
 
 
 def _scalar(key: str, value: object) -> str | None:

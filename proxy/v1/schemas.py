@@ -251,11 +251,11 @@ def validate(root: etree._Element, kind: str, names: Namer = XML_NAMES,
     if root.tag != expected:
         if before_explaining is not None:
             before_explaining(root)
-        raise BadDocument(f"expected a {names.el(expected)} document, got {names.el(str(root.tag))}")
+        raise BadDocument(f"expected a {names.el(expected)} document, got {names.el(str(root.tag))}", reason="schema")
     schema = _SCHEMAS[kind]
     if schema(root):
         return
     log = schema.error_log
     if before_explaining is not None:
         before_explaining(root)
-    raise BadDocument(_explain(root, log, names))
+    raise BadDocument(_explain(root, log, names), reason="schema")

@@ -123,7 +123,7 @@ def _to_utf8(body: bytes, charset: str | None) -> bytes:
     elif body.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnsupportedMediaType("UTF-16 and UTF-32 bodies are not supported: send UTF-8")
     if not body or body.isspace():
-        raise BadDocument("the request body is empty")
+        raise BadDocument("the request body is empty", reason="empty")
     if body[0] in b" \t\r\n":             # tolerated before the XML declaration
         stripped = body.lstrip(b" \t\r\n")
         skipped += len(body) - len(stripped)
@@ -139,7 +139,7 @@ def _to_utf8(body: bytes, charset: str | None) -> bytes:
             text = body.decode(name)
         except UnicodeDecodeError as exc:
             raise BadDocument(f"the body is not valid {name} (byte 0x{body[exc.start]:02X} "
-                              f"at offset {exc.start + skipped})") from None
+                              f"at offset {exc.start + skipped})", reason="encoding") from None
         # The declaration still names the old encoding: drop it, the parser reads UTF-8.
         body = _DECLARATION.sub("", text, count=1).encode("utf-8") if text.startswith("<?xml") else text.encode("utf-8")
     elif not body.isascii():
@@ -150,9 +150,9 @@ def _to_utf8(body: bytes, charset: str | None) -> bytes:
                 f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02X} at offset {exc.start + skipped}); "
                 "send UTF-8 or name the encoding in the XML declaration") from None
     if b"\x00" in body:
-        raise BadDocument("the body contains a NUL byte, which XML does not allow")
+        raise BadDocument("the body contains a NUL byte, which XML does not allow", reason="encoding")
     if b"<!DOCTYPE" in body:
-        raise BadDocument("DOCTYPE declarations are not allowed in v1 documents (no DTDs, no entities)")
+        raise BadDocument("DOCTYPE declarations are not allowed in v1 documents (no DTDs, no entities)", reason="doctype")
     return body
 
 
@@ -183,7 +183,7 @@ def parse(body: bytes, kind: str, *, charset: str | None = None,
     try:
         root = etree.fromstring(data, PARSER)
     except (etree.LxmlError, ValueError) as exc:
-        raise BadDocument(_syntax_message(exc)) from None
+        raise BadDocument(_syntax_message(exc), reason="malformed") from None
     validate(root, kind, XML_NAMES, before_explaining=_check_depth)
     return root
 
@@ -193,7 +193,7 @@ def _check_depth(root: etree._Element) -> None:
     # validation can be too deep: checking here keeps the XPath off the hot path while a
     # too-deep document still gets this message rather than a schema message.
     if _TOO_DEEP(root):
-        raise BadDocument(f"the document is nested too deeply (more than {MAX_DEPTH} levels)")
+        raise BadDocument(f"the document is nested too deeply (more than {MAX_DEPTH} levels)", reason="too_deep")
 
 
 # -- validated element -> neutral form (shared with json_codec) -----------------------------

@@ -12,6 +12,12 @@ handler is cancelled and the connection is closed without an answer.
 
 from __future__ import annotations
 
+
+def logged_stopped(log: str) -> bool:
+    """The final "stopped" line, in the text or the JSON log format."""
+    return bool(re.search(r"INFO capsule_proxy: stopped$", log, re.M)
+                or re.search(r'"logger":"capsule_proxy","message":"stopped"', log))
+
 import asyncio
 import base64
 import os
@@ -182,8 +188,8 @@ async def test_in_flight_requests_finish_and_new_connections_are_refused(sig):
     assert 1.0 < exited_after < 10.0, exited_after
     log = await proxy.stderr()
     assert f"received {sig.name}: finishing in-flight requests, then stopping" in log
-    assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
-    assert "Traceback" not in log, log
+    assert logged_stopped(log), log
+    assert "Traceback" not in log and '"exception"' not in log, log
 
 
 async def raw_get(host: str, port: int, token: str = "tok") -> bytes:
@@ -228,8 +234,8 @@ async def test_requests_still_running_at_the_grace_period_are_cut(sig):
     assert outcomes == [b""] * 5, outcomes
     assert upstream.answered == 0
     log = await proxy.stderr()
-    assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
-    assert "Traceback" not in log, log
+    assert logged_stopped(log), log
+    assert "Traceback" not in log and '"exception"' not in log, log
 
 
 def big_seed(path) -> str:
@@ -281,8 +287,9 @@ async def test_embedded_emulator_outlives_the_proxys_in_flight_requests(sig, tmp
     assert exited_after < 20.0
     log = await proxy.stderr()
     assert f"received {sig.name}" in log
-    assert re.search(r"INFO capsule_proxy: stopped$", log, re.M), log
+    assert logged_stopped(log), log
     assert "cannot reach the upstream" not in log and "Traceback" not in log, log
+    assert '"exception"' not in log, log
 
 
 async def _slow_post(host: str, port: int, head_sent: asyncio.Event, go_on: asyncio.Event) -> bytes:

@@ -1,0 +1,123 @@
+"""Prometheus metrics for the proxy, one registry per app.
+
+Counters and histograms are updated as requests finish (the request observer and the upstream
+client's call hook). Everything that is state rather than an event (look-up caches, rate-limit
+headroom, the circuit, the queue) is read by a collector only when /metrics is scraped, so the
+request path pays nothing for it. Nothing is ever labelled by token: rate limits are labelled by
+`account`, a short hash of it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .observe import RequestRecord
+
+if TYPE_CHECKING:
+    from .services import Services
+
+# Seconds: a sidecar hop is milliseconds; the tail reaches the upstream timeouts.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self, services: Services):
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.requests = Counter(
+            "capsule_proxy_requests", "v1 requests answered, by v1 route template, method and status",
+            ["route", "method", "status"], registry=registry)
+        self.request_seconds = Histogram(
+            "capsule_proxy_request_duration_seconds", "Time to answer a v1 request",
+            ["route", "method"], buckets=BUCKETS, registry=registry)
+        self.upstream_requests = Counter(
+            "capsule_proxy_upstream_requests",
+            "Calls to the v2 API by route template, method and status (timeout/unreachable: no answer)",
+            ["route", "method", "status"], registry=registry)
+        self.upstream_seconds = Histogram(
+            "capsule_proxy_upstream_request_duration_seconds", "Time of one call to the v2 API",
+            ["route", "method"], buckets=BUCKETS, registry=registry)
+        self.retries = Counter(
+            "capsule_proxy_upstream_retries", "v2 calls retried after a connection error, timeout or 502/503/504",
+            ["route", "method"], registry=registry)
+        self.rejected_documents = Counter(
+            "capsule_proxy_rejected_documents",
+            "v1 request bodies refused before any upstream call, by reason "
+            "(schema, malformed, doctype, encoding, too_large, ...)",
+            ["reason"], registry=registry)
+        registry.register(_StateCollector(services))
+
+    def observe_request(self, record: RequestRecord) -> None:
+        self.requests.labels(record.route, record.method, str(record.status)).inc()
+        self.request_seconds.labels(record.route, record.method).observe(record.duration)
+
+    def observe_upstream(self, method: str, route: str, status: str, seconds: float) -> None:
+        self.upstream_requests.labels(route, method, status).inc()
+        self.upstream_seconds.labels(route, method).observe(seconds)
+
+    def observe_retry(self, method: str, route: str) -> None:
+        self.retries.labels(route, method).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StateCollector(Collector):
+    """Reads the proxy's live state at scrape time."""
+
+    def __init__(self, services: Services):
+        self._services = services
+
+    def collect(self) -> Iterator[Metric]:
+        services = self._services
+        upstream, lookups = services.upstream, services.lookups
+
+        in_flight = GaugeMetricFamily("capsule_proxy_requests_in_flight", "v1 requests being answered now")
+        in_flight.add_metric([], services.in_flight)
+        yield in_flight
+        calls = GaugeMetricFamily("capsule_proxy_upstream_in_flight", "v2 calls under way now")
+        calls.add_metric([], upstream.gate.in_flight)
+        yield calls
+        queued = GaugeMetricFamily("capsule_proxy_upstream_queued",
+                                   "v1 requests waiting for a free upstream slot (back-pressure)")
+        queued.add_metric([], upstream.gate.waiting)
+        yield queued
+
+        circuit = GaugeMetricFamily("capsule_proxy_circuit_open",
+                                    "1 while the circuit breaker refuses upstream calls (open or probing)")
+        circuit.add_metric([], 0 if upstream.breaker.state == "closed" else 1)
+        yield circuit
+
+        remaining = GaugeMetricFamily("capsule_proxy_rate_limit_remaining",
+                                      "Requests left in the current hour, per account (hash of the token)",
+                                      labels=["account"])
+        limit = GaugeMetricFamily("capsule_proxy_rate_limit_limit",
+                                  "Requests allowed per hour, per account", labels=["account"])
+        reset = GaugeMetricFamily("capsule_proxy_rate_limit_reset_seconds",
+                                  "Seconds until the rate limit resets, per account", labels=["account"])
+        now = time.time()
+        for account, state in list(upstream.rate_limits.accounts.items()):
+            remaining.add_metric([account], state.remaining)
+            if state.limit is not None:
+                limit.add_metric([account], state.limit)
+            reset.add_metric([account], max(state.reset - now, 0))
+        yield remaining
+        yield limit
+        yield reset
+
+        hits = CounterMetricFamily("capsule_proxy_lookup_cache_hits", "Look-ups answered from cache",
+                                   labels=["cache"])
+        misses = CounterMetricFamily("capsule_proxy_lookup_cache_misses",
+                                     "Look-ups that called the upstream", labels=["cache"])
+        for name, cache in (("current_user", lookups.current_users), ("users", lookups.users),
+                            ("categories", lookups.categories)):
+            hits.add_metric([name], cache.hits)
+            misses.add_metric([name], cache.misses)
+        yield hits
+        yield misses
