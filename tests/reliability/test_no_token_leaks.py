@@ -374,7 +374,7 @@ async def test_serve_process_at_debug_level_logs_no_token(tmp_path):
         out, err, code = await stop_serve(process)
     assert code == 0, err
     seen.assert_clean()
-    assert "DEBUG" in err, "the process did not log at debug level"
+    assert "DEBUG" in err or '"level":"debug"' in err, "the process did not log at debug level"
     assert_clean(out, "stdout")
     assert_clean(err, "stderr")
 
@@ -403,6 +403,6 @@ async def test_serve_process_in_static_mode_with_a_dead_upstream_logs_no_token()
         out, err, code = await stop_serve(process)
     assert code == 0, err
     seen.assert_clean()
-    assert "WARNING" in err, "the upstream failures were not logged"
+    assert "WARNING" in err or '"level":"warning"' in err, "the upstream failures were not logged"
     assert_clean(out, "stdout")
     assert_clean(err, "stderr")
