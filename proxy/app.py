@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -79,7 +79,7 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
     services = request.app[SERVICES]
     started = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
     calls = [0]
     id_reset, calls_reset = REQUEST_ID.set(request_id), UPSTREAM_CALLS.set(calls)
     services.in_flight += 1

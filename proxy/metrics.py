@@ -10,7 +10,7 @@ request path pays nothing for it. Nothing is ever labelled by token: rate limits
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -52,14 +52,28 @@ class Metrics:
             "(schema, malformed, doctype, encoding, too_large, ...)",
             ["reason"], registry=registry)
         registry.register(_StateCollector(services))
+        # labels() validates and hashes on every call; the label sets are few, so keep the children.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def observe_request(self, record: RequestRecord) -> None:
-        self.requests.labels(record.route, record.method, str(record.status)).inc()
-        self.request_seconds.labels(record.route, record.method).observe(record.duration)
+        key = (record.route, record.method, record.status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self.requests.labels(record.route, record.method, str(record.status)),
+                self.request_seconds.labels(record.route, record.method))
+        children[0].inc()
+        children[1].observe(record.duration)
 
     def observe_upstream(self, method: str, route: str, status: str, seconds: float) -> None:
-        self.upstream_requests.labels(route, method, status).inc()
-        self.upstream_seconds.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._upstream_children.get(key)
+        if children is None:
+            children = self._upstream_children[key] = (self.upstream_requests.labels(route, method, status),
+                                                       self.upstream_seconds.labels(route, method))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_retry(self, method: str, route: str) -> None:
         self.retries.labels(route, method).inc()

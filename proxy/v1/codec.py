@@ -28,6 +28,7 @@ thread at a time (the event loop). The parser and the schemas are created once a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 from . import json_codec, xml_codec
@@ -86,6 +87,7 @@ def request_format(content_type: str | None) -> tuple[str, str | None]:
         f"unsupported content type {mime!r}: send application/xml (v1's default) or application/json")
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few Accept headers over and over
 def response_format(accept: str | None) -> str:
     """XML or JSON for a response, from the request's ``Accept`` header (see module doc)."""
     if not accept:
