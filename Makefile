@@ -27,3 +27,8 @@ test: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+
+# Benchmarks (bench/README.md): about 6 minutes; BENCH_ARGS="--quick" for a short smoke run.
+.PHONY: bench
+bench: $(VENV)/.installed-run
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)

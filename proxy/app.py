@@ -10,7 +10,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from . import ops, server
+from . import migrate, ops, server
 from .config import Settings
 from .logs import SERVER_LOG, access_log
 from .metrics import Metrics
@@ -21,7 +21,7 @@ from .upstream.client import Upstream, UpstreamError, UpstreamUnavailable
 from .upstream.lookups import Lookups
 from .upstream.resilience import CircuitBreaker, RetryPolicy, UpstreamBusy
 from .v1 import formats
-from .v1.auth import Authenticator
+from .v1.auth import Authenticator, basic_token
 from .v1.documents import DocumentError
 from .v1.problems import V1Error, from_upstream
 from .v1.routes import TOKEN, routes as v1_routes
@@ -29,6 +29,7 @@ from .v1.routes import TOKEN, routes as v1_routes
 log = logging.getLogger("capsule_proxy")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLIENT_TOKEN = web.RequestKey("capsule_client_token", str)  # the v1 client's own token
 # A client's X-Request-Id is kept when it is this simple; otherwise one is made up.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
 
@@ -47,7 +48,8 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
     try:
         _refuse_odd_requests(request)
         if request.path.startswith("/api/"):
-            request[TOKEN] = request.app[SERVICES].auth.upstream_token(request.headers.get("Authorization"))
+            client = request[CLIENT_TOKEN] = basic_token(request.headers.get("Authorization"))
+            request[TOKEN] = request.app[SERVICES].auth.upstream_token_for(client)
         return await handler(request), None
     except V1Error as exc:
         problem = exc
@@ -91,12 +93,16 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
         UPSTREAM_CALLS.reset(calls_reset)
     response.headers["X-Request-Id"] = request_id
     resource = request.match_info.route.resource
+    route = "unmatched"
+    if resource is not None:
+        # /api/{kind}/{id}/tasks is three v1 routes: say which one.
+        route = resource.canonical.replace("{kind}", request.match_info.get("kind", "{kind}"))
     notify(services.observers, RequestRecord(
         request_id=request_id, client=request.remote or "", user_agent=request.headers.get("User-Agent", ""),
-        method=request.method, route=resource.canonical if resource is not None else "unmatched",
+        method=request.method, route=route,
         status=response.status, duration=time.perf_counter() - started, upstream_calls=calls[0],
         bytes_in=request.content_length or 0, bytes_out=response.content_length or 0,
-        token=request.get(TOKEN), error=error))
+        token=request.get(CLIENT_TOKEN), error=error))
     return response
 
 
@@ -162,4 +168,5 @@ def create_app(settings: Settings, upstream_url: str) -> web.Application:
     if settings.get("ops", "port") == 0:
         ops.add_routes(app)
     app.router.add_routes(v1_routes)
+    migrate.install(app)  # POST /_proxy/explain, GET /_proxy/usage and the usage inventory
     return app

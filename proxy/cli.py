@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 from . import server
 from .app import start_proxy
 from .logs import setup_logging
+from .migrate import commands as migrate_commands
 from .reload import reloader
 from .services import SERVICES
 from .config import ConfigError, Settings, load_settings
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate a TOML config file (with CAPSULE_PROXY_* environment variables on top) "
                     "and print the effective settings, secrets masked. Exits 2 naming the bad key.")
     check.add_argument("file", metavar="FILE", help="the TOML config file")
+
+    migrate_commands.add_commands(commands)
 
     emulator = commands.add_parser(
         "emulator", help="run only the Capsule v2 emulator",
@@ -172,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.file)
+    if args.command in migrate_commands.COMMANDS:
+        return migrate_commands.run(args)
 
     # A partial, not a closure: worker processes receive it pickled, to reload on SIGHUP.
     load = functools.partial(load_settings, args.config, None, _flags(args))

@@ -204,6 +204,12 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "seed": Setting("", _text, "seed TOML file; empty: the demo seed shipped in the package"),
         "db": Setting("", _text, "SQLite file that keeps emulator data across restarts; empty: in memory"),
     },
+    "usage": {
+        "file": Setting("", _text, "JSON file that keeps the usage inventory (calls per v1 route, status "
+                                   "and client) across restarts, shared by --workers; empty: in memory only"),
+        "salt": Setting("", _text, "salt for the clients' token hashes in the usage inventory; empty: "
+                                   "made once and kept in [usage] file", secret=True),
+    },
     "ops": {
         "host": Setting("127.0.0.1", _text,
                         "address of the separate operations listener (use 0.0.0.0 in a pod)"),

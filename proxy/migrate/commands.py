@@ -133,9 +133,13 @@ def _explain(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
             except OSError as exc:
                 raise converting.UsageError(f"--body {args.body}: cannot be read ({exc.strerror or exc})") from None
         accept = _ACCEPT.get((args.accept or "").strip().lower(), args.accept)
+        # The addresses shown: the configured upstream and public URL, when there are any.
+        upstream = settings.get("upstream", "url")
         explanation = asyncio.run(explaining.explain(
             args.method, args.path, body=body, content_type=args.content_type, accept=accept,
-            timezone=args.timezone, owners=owners, categories=categories, settings=settings))
+            timezone=args.timezone, owners=owners, categories=categories, settings=settings,
+            upstream_base=explaining.DEFAULT_UPSTREAM if upstream == "embedded" else upstream,
+            proxy_base=settings.get("server", "public_url") or explaining.DEFAULT_PROXY))
     except (converting.UsageError, explaining.ExplainError) as exc:
         return _fail(stderr, f"explain: {exc}", 2)
     if args.json:

@@ -221,15 +221,19 @@ def stored_links(v1: Mapping[str, str]) -> dict[str, dict[str, int]]:
 
 def _check_names(v1: Mapping[str, str], maps: Maps) -> None:
     """A name the map does not have is this command's error (the map's name in the message)."""
+    problems = []
     for what, name in translate.names_to_resolve(v1).items():
         ids = maps.ids(what)
         if translate.lookup_id(name, ids) is not None:
             continue
         same = sorted(known for known in ids if known.strip().casefold() == name.casefold())
         if len(same) > 1:
-            raise TaskError(f"{what} {name!r} matches several entries of the {what} map that differ "
+            problems.append(f"{what} {name!r} matches several entries of the {what} map that differ "
                             f"only in case ({', '.join(same)}); use the exact name")
-        raise TaskError(maps.missing(what, f"{what} {name!r}"))
+        else:
+            problems.append(maps.missing(what, f"{what} {name!r}"))
+    if problems:
+        raise TaskError("; ".join(problems))
 
 
 def v1_to_v2(v1: Mapping[str, str], *, zone: ZoneInfo | None, maps: Maps,

@@ -17,7 +17,8 @@ The dry-run account (decisions):
   that lacks the name: then the explanation shows the proxy's 400.
 * Tasks: `GET /api/v2/tasks/{id}` is a synthetic task with that id, due 2026-04-21 at 15:00
   (a time of day, so the zone conversion shows). A list holds exactly `start + 2` tasks
-  (`start` and `limit` from the v1 query; fewer if `limit` is smaller), matching the list's
+  (`start` and `limit` from the v1 query; fewer if `limit` is smaller; `start` counted up to
+  500, so a filtered scan stays a few pages), matching the list's
   `status`, `user`, `category` and parent, so the v1 answer shows two of them; pages follow
   `page`/`perPage` with `Link: rel="next"` as v2 does.
 * Parents (`parties`, `opportunities`, `kases`) all exist. `POST` answers 201 with
@@ -38,7 +39,7 @@ import base64
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +60,7 @@ DEFAULT_PROXY = "http://proxy"
 PLACEHOLDER_TOKEN = "explain-placeholder-token"
 DEFAULT_CATEGORIES = ("Call", "Email", "Follow-up", "Meeting")
 CREATED_ID = 1001
+MAX_DRY_START = 500
 EXPLAIN_TIMEOUT = 30.0
 MAX_PATH = 2048
 _METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
@@ -92,7 +94,8 @@ class DryRunUpstream:
         names = dict(names or {})
         self.calls: list[Recorded] = []
         self.filters = {key: value.strip() for key, value in (filters or {}).items() if value and value.strip()}
-        self.size = start + (2 if limit is None else min(limit, 2))
+        # Enough for the window to show two tasks; capped, so a filtered scan stays a few pages.
+        self.size = min(start, MAX_DRY_START) + (2 if limit is None else min(limit, 2))
         self.parent: tuple[str, int] | None = None
         if owners:
             self.users = [self._user(ident, name) for name, ident in owners.items()]
@@ -154,15 +157,16 @@ class DryRunUpstream:
                 "completedAt": "2026-04-20T10:00:00Z" if status == "COMPLETED" else None,
                 "repeat": None, "hasTrack": False}
 
-    def _page(self, request: web.Request, key: str, items: list[Any]) -> web.Response:
+    def _page(self, request: web.Request, key: str, count: int, item: Callable[[int], Any]) -> web.Response:
+        """Page `page` of `perPage` of a collection of `count` items; `item(i)` makes the i-th (0-based)."""
         try:
             page = max(int(request.query.get("page", "1")), 1)
             per_page = min(max(int(request.query.get("perPage", "50")), 1), 100)
         except ValueError:
             return self._error(400, "page and perPage must be numbers")
-        chosen = items[(page - 1) * per_page:page * per_page]
+        chosen = [item(i) for i in range((page - 1) * per_page, min(page * per_page, count))]
         headers = {}
-        if page * per_page < len(items):
+        if page * per_page < count:
             following = request.url.update_query(page=str(page + 1), perPage=str(per_page))
             headers["Link"] = f'<{following}>; rel="next"'
         return web.json_response({key: chosen}, headers=headers)
@@ -193,14 +197,14 @@ class DryRunUpstream:
         if parts == ["users"] and method == "GET":
             return web.json_response({"users": self.users})
         if parts == ["categories"] and method == "GET":
-            return self._page(request, "categories", self.categories)
+            return self._page(request, "categories", len(self.categories), self.categories.__getitem__)
         if len(parts) == 2 and parts[0] in _PARENT_RESOURCES and parts[1].isdigit() and method == "GET":
             kind = _PARENT_RESOURCES[parts[0]]
             self.parent = (kind, int(parts[1]))
             return web.json_response({kind: self._parent_record(kind, int(parts[1]))})
         if parts == ["tasks"] and method == "GET":
             status = (request.query.get("status") or "open").split(",")[0].strip().upper() or "OPEN"
-            return self._page(request, "tasks", [self.task(i, status) for i in range(1, self.size + 1)])
+            return self._page(request, "tasks", self.size, lambda index: self.task(index + 1, status))
         if parts == ["tasks"] and method == "POST":
             task = self.task(CREATED_ID)
             sent = body.get("task") if isinstance(body, dict) else None
@@ -356,8 +360,7 @@ def _notes(settings: Settings, calls: list[dict[str, Any]]) -> list[str]:
                  "the proxy's own [auth] static_token (static mode)."
                  if _setting(settings, "auth", "mode") == "static"
                  else "the v1 client's own token, its HTTP Basic user name.")]
-    if any(call["role"] == "look-up" and not call["path"].startswith("/api/v2/parties")
-           and not call["path"].startswith(("/api/v2/opportunities", "/api/v2/kases")) for call in calls):
+    if any(call["path"].startswith(("/api/v2/users", "/api/v2/categories")) for call in calls):
         notes.append("Look-ups are cached per token (users for [cache] users_ttl seconds, categories "
                      "for categories_ttl, the time zone for timezone_ttl), so a warm proxy skips them.")
     zone = _setting(settings, "translate", "timezone")
@@ -394,7 +397,7 @@ async def explain(method: str, path: str, *, body: bytes | str | None = None,
     except InvalidField:
         start, limit = 0, None  # the proxy answers 400 itself
     upstream = DryRunUpstream(zone=zone, owners=owners, categories=categories,
-                              names=_names(body, content_type), start=min(start, 10_000), limit=limit,
+                              names=_names(body, content_type), start=start, limit=limit,
                               filters={key: first.get(key, "") for key in ("user", "category")})
     dry_settings = dry_run_settings(settings, proxy_base)
     listeners: list[server.Listener] = []
@@ -438,7 +441,10 @@ async def explain(method: str, path: str, *, body: bytes | str | None = None,
     return {
         "request": {"method": method, "path": path, "contentType": content_type, "accept": accept,
                     "body": body.decode("utf-8", "replace") if body else None},
-        "assumptions": {"timezone": zone, "upstream": base, "proxy": proxy_base.rstrip("/"),
+        "assumptions": {"timezone": _setting(settings, "translate", "timezone") or zone,
+                        "timezoneFrom": "[translate] timezone" if _setting(settings, "translate", "timezone")
+                        else "the caller (GET /api/v2/users/current)",
+                        "upstream": base, "proxy": proxy_base.rstrip("/"),
                         "owners": {u["username"]: u["id"] for u in upstream.users},
                         "categories": {c["name"]: c["id"] for c in upstream.categories}},
         "calls": calls,
@@ -482,7 +488,9 @@ def render_text(explanation: dict[str, Any]) -> str:
     if not calls:
         out.append("v2 calls: none (the proxy answers without calling Capsule)")
     else:
-        out.append(f"v2 calls (caller's time zone taken as {explanation['assumptions']['timezone']}):")
+        assumed = explanation["assumptions"]
+        source = "caller's time zone" if assumed["timezoneFrom"].startswith("the caller") else "[translate] timezone"
+        out.append(f"v2 calls ({source}: {assumed['timezone']}):")
     for call in calls:
         label = "look-up" if call["role"] == "look-up" else "call   "
         out.append(f"  {call['step']}. {label} {call['method']} {call['url']}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -244,6 +245,7 @@ class UsageInventory:
         self._counts: dict[Key, Count] = {}
         # What this process counted since its last save (not yet in the file).
         self._pending: dict[Key, Count] = {}
+        self._saving: asyncio.Future[Any] | None = None
         if self.path is not None:
             self._open_file()
         elif not salt:
@@ -336,19 +338,44 @@ class UsageInventory:
             self._write(counts)
             return counts
 
+    def _save_or_fail(self, batch: dict[Key, Count]) -> dict[Key, Count] | str:
+        """In a thread: the file's new counts, or why it could not be written."""
+        try:
+            return self._save_batch(batch)
+        except OSError as exc:
+            return str(exc.strerror or exc)
+
+    def _saved(self, batch: dict[Key, Count], future: "asyncio.Future[dict[Key, Count] | str]") -> None:
+        """On the loop, when a save's thread is done (even if whoever awaited it was cancelled)."""
+        self._saving = None
+        try:
+            result = None if future.cancelled() else future.result()
+        except Exception as exc:  # pragma: no cover - a defect in the saving code
+            log.exception("usage file %s: saving failed", self.path)
+            result = type(exc).__name__
+        if isinstance(result, dict):
+            _merge(result, self._pending)  # what arrived while the file was being written
+            self._counts = result
+            return
+        _merge(self._pending, batch)  # keep the batch for the next attempt
+        log.warning("usage file %s: cannot be written (%s)", self.path, result or "cancelled")
+
     async def save(self) -> None:
-        """Add what was counted since the last save to the file (no-op without a file)."""
-        if self.path is None or not self._pending:
+        """Add what was counted since the last save to the file (no-op without a file).
+
+        One save at a time. Cancelling a caller does not lose counts: the write goes on in its
+        thread and its result is applied when it ends; the next save waits for it first."""
+        if self.path is None:
+            return
+        if self._saving is not None:
+            await asyncio.shield(self._saving)
+        if not self._pending:
             return
         batch, self._pending = self._pending, {}
-        try:
-            counts = await asyncio.to_thread(self._save_batch, batch)
-        except OSError as exc:
-            _merge(self._pending, batch)  # keep the batch for the next attempt
-            log.warning("usage file %s: cannot be written (%s)", self.path, exc.strerror or exc)
-            return
-        _merge(counts, self._pending)  # what arrived while the file was being written
-        self._counts = counts
+        future = asyncio.ensure_future(asyncio.to_thread(self._save_or_fail, batch))
+        future.add_done_callback(functools.partial(self._saved, batch))
+        self._saving = future
+        await asyncio.shield(future)
 
     async def autosave(self) -> None:
         """Save every `save_interval` seconds until cancelled."""
@@ -365,9 +392,25 @@ class UsageInventory:
 USAGE = web.AppKey("capsule_usage_inventory", UsageInventory)
 
 
+def inventory_of(app: web.Application) -> UsageInventory | None:
+    """The app's inventory: `app[USAGE]`, or the one among the shared services' observers (so the
+    handler also works on the ops listener's app, which shares `SERVICES` with the main app)."""
+    if USAGE in app:
+        return app[USAGE]
+    from ..services import SERVICES
+    services = app.get(SERVICES)
+    for observer in getattr(services, "observers", ()):
+        if isinstance(observer, UsageInventory):
+            return observer
+    return None
+
+
 async def usage_handler(request: web.Request) -> web.Response:
-    """`GET /_proxy/usage`: the inventory as JSON."""
-    return web.json_response(request.app[USAGE].snapshot(), dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    """`GET /_proxy/usage`: the inventory as JSON (404 when the app counts nothing)."""
+    inventory = inventory_of(request.app)
+    if inventory is None:
+        return web.json_response({"message": "this proxy keeps no usage inventory"}, status=404)
+    return web.json_response(inventory.snapshot(), dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
 async def usage_context(app: web.Application) -> AsyncIterator[None]:

@@ -49,7 +49,10 @@ class Authenticator:
 
     def upstream_token(self, authorization: str | None) -> str:
         """The bearer token to send upstream for a request with this Authorization header."""
-        token = basic_token(authorization)
+        return self.upstream_token_for(basic_token(authorization))
+
+    def upstream_token_for(self, token: str) -> str:
+        """The bearer token to send upstream for a client presenting this v1 token."""
         if self.mode == "passthrough":
             return token
         candidate = token.encode()

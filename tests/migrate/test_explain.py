@@ -1,0 +1,265 @@
+"""`explain` shows what the proxy actually sends: the same v1 request through the proxy against a
+recording emulator makes the same v2 calls (method, path and query, JSON body). Nothing reaches
+a real upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import pytest
+from aiohttp import web
+
+from proxy.app import create_app as create_proxy_app
+from proxy.config import load_settings
+from proxy.migrate import explain as explaining
+
+from .conftest import BodyRecorder
+from .helpers import run
+
+# The demo seed's account, so the dry run resolves names to the same ids as the emulator.
+OWNERS = {"phillip": 1, "sofia": 2}
+CATEGORIES = {"Call": 1, "Email": 2, "Follow-up": 3, "Meeting": 4}
+ZONE = "America/New_York"  # phillip's
+XML = "application/xml"
+JSON = "application/json"
+
+# Cases whose emulator data matches the dry-run account's shape: every task answered has a time
+# of day (the dry-run tasks do), so the same users/current look-up happens on both sides.
+CASES = [
+    ("GET", "/api/task/1", None, None),
+    ("GET", "/api/tasks?start=0&limit=2", None, None),
+    ("GET", "/api/tasks?start=0&limit=1&status=open,completed&category=call&user=phillip", None, None),
+    ("GET", "/api/party/1/tasks", None, None),
+    ("GET", "/api/kase/1/tasks?status=open", None, None),
+    ("GET", "/api/users", None, None),
+    ("GET", "/api/task/categories", None, None),
+    ("POST", "/api/task", XML, "<task><description>Call customer</description><category>Meeting</category>"
+                              "<dueDateTime>2026-04-21T15:00:00Z</dueDateTime><owner>sofia</owner></task>"),
+    ("POST", "/api/party/1/task", JSON, '{"task": {"description": "Lunch", "dueDate": "2026-05-01"}}'),
+    ("POST", "/api/opportunity/1/task", XML, "<task><description>Demo</description>"
+                                            "<dueDateTime>2026-06-01T09:30:00Z</dueDateTime></task>"),
+    ("PUT", "/api/task/2", XML, "<task><detail>Now 30 seats</detail><dueDate>2026-12-04</dueDate>"
+                                "<category></category></task>"),
+    ("PUT", "/api/task/2", JSON, '{"task": {"id": "2", "description": "Renamed", "partyName": "ignored"}}'),
+    ("POST", "/api/task/1/complete", None, None),
+    ("POST", "/api/task/1/reopen", None, None),
+    ("DELETE", "/api/task/3", None, None),
+    ("POST", "/api/task", XML, "<task><description>No due date</description></task>"),
+    ("GET", "/api/task/abc", None, None),
+]
+
+
+def _basic(token: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{token}:x".encode()).decode()}
+
+
+@pytest.mark.parametrize("method, path, content_type, body", CASES,
+                         ids=[f"{m} {p}" + (f" {c}" if c else "") for m, p, c, _ in CASES])
+async def test_explain_matches_what_the_proxy_sends(aiohttp_client, recording_emulator, body_recorder,
+                                                    method, path, content_type, body):
+    settings = load_settings(environ={})
+    proxy = await aiohttp_client(create_proxy_app(settings, str(recording_emulator.make_url("")).rstrip("/")))
+    headers = _basic("tok-phillip") | ({"Content-Type": content_type} if content_type else {})
+    response = await proxy.request(method, path, data=body, headers=headers)
+    await response.read()
+    sent = body_recorder.calls
+
+    explanation = await explaining.explain(method, path, body=body, content_type=content_type, timezone=ZONE,
+                                           owners=OWNERS, categories=CATEGORIES, settings=settings)
+    explained = [(call["method"], call["path"], call["body"]) for call in explanation["calls"]]
+    assert sent or response.status >= 400
+    assert explained == sent
+    assert explanation["answer"]["status"] == response.status
+    assert all(call["url"] == "https://api.capsulecrm.com" + call["path"] for call in explanation["calls"])
+
+
+async def test_an_explanation_names_the_lookups_and_the_call():
+    explanation = await explaining.explain(
+        "POST", "/api/party/7/task", body="<task><description>Call</description><category>Lunch</category>"
+                                          "<dueDateTime>2026-04-21T15:00:00Z</dueDateTime></task>",
+        timezone="Europe/London")
+    roles = [(call["role"], call["method"], call["path"]) for call in explanation["calls"]]
+    assert roles == [("look-up", "GET", "/api/v2/parties/7"), ("look-up", "GET", "/api/v2/users/current"),
+                     ("look-up", "GET", "/api/v2/categories?page=1&perPage=100"),
+                     ("call", "POST", "/api/v2/tasks")]
+    assert explanation["calls"][-1]["body"] == {"task": {"description": "Call", "category": {"id": 5},
+                                                         "dueOn": "2026-04-21", "dueTime": "16:00:00",
+                                                         "party": {"id": 7}}}
+    assert explanation["answer"]["status"] == 201
+    assert explanation["answer"]["headers"]["Location"] == "http://proxy/api/task/1001"
+    assert len(explanation["lookups"]) == 3
+    text = explaining.render_text(explanation)
+    assert "4. call    POST https://api.capsulecrm.com/api/v2/tasks" in text
+    assert "Location: http://proxy/api/task/1001" in text
+
+
+async def test_the_answer_is_turned_back_into_v1_in_the_asked_format():
+    explanation = await explaining.explain("GET", "/api/task/59", accept=JSON, timezone="Europe/Rome")
+    assert json.loads(explanation["answer"]["body"]) == {"task": {
+        "id": "59", "description": "Example task 59", "category": "Call", "dueDateTime": "2026-04-21T13:00:00Z",
+        "owner": "api.user", "status": "OPEN", "createdOn": "2026-04-01T09:00:00Z",
+        "updatedOn": "2026-04-01T09:00:00Z"}}
+    assert explanation["calls"][0]["answer"]["body"]["task"]["dueTime"] == "15:00:00"
+
+
+async def test_a_map_without_the_name_shows_the_proxys_400():
+    explanation = await explaining.explain(
+        "POST", "/api/task", body='{"task": {"description": "x", "dueDate": "2026-01-02", "owner": "ghost"}}',
+        owners=OWNERS)
+    assert explanation["answer"]["status"] == 400
+    assert "unknown owner 'ghost'" in explanation["answer"]["body"]
+    assert [call["path"] for call in explanation["calls"]] == ["/api/v2/users", "/api/v2/users"]
+
+
+async def test_the_settings_apply_but_never_the_auth_or_the_upstream():
+    settings = load_settings(environ={}, flags={
+        "translate": {"timezone": "Asia/Tokyo"},
+        "auth": {"mode": "static", "static_token": "v2-secret", "allowed_clients": ["old-token"]}})
+    explanation = await explaining.explain("GET", "/api/task/5", settings=settings)
+    assert [call["path"] for call in explanation["calls"]] == ["/api/v2/tasks/5"]  # no zone look-up
+    assert "2026-04-21T06:00:00Z" in explanation["answer"]["body"]                 # 15:00 in Tokyo
+    assert any("static_token" in note for note in explanation["notes"])
+    assert any("Asia/Tokyo" in note for note in explanation["notes"])
+    assert "v2-secret" not in json.dumps(explanation)
+
+
+@pytest.mark.parametrize("method, path, message", [
+    ("FETCH", "/api/task/1", "method must be"),
+    ("GET", "/healthz", "v1 API path"),
+    ("GET", "api/task/1", "v1 API path"),
+    ("GET", "/api/task/1 HTTP/1.1", "without spaces"),
+])
+async def test_requests_that_are_not_v1_calls_are_refused(method, path, message):
+    with pytest.raises(explaining.ExplainError, match=message):
+        await explaining.explain(method, path)
+
+
+async def test_an_unknown_zone_is_refused():
+    with pytest.raises(explaining.ExplainError, match="unknown IANA time zone"):
+        await explaining.explain("GET", "/api/task/1", timezone="Mars/Olympus")
+
+
+# --- POST /_proxy/explain ---
+
+@pytest.fixture
+async def real_upstream(aiohttp_server):
+    """What the proxy is configured to call: it must see nothing."""
+    recorder = BodyRecorder()
+    app = web.Application(middlewares=[recorder.middleware])
+    server = await aiohttp_server(app)
+    server.recorder = recorder
+    return server
+
+
+@pytest.fixture
+async def proxy_with_explain(aiohttp_client, real_upstream):
+    app = create_proxy_app(load_settings(environ={}), str(real_upstream.make_url("")).rstrip("/"))
+    explaining.install(app)                      # what the app owner wires
+    return await aiohttp_client(app)
+
+
+async def test_the_proxy_serves_explanations_and_sends_nothing_upstream(proxy_with_explain, real_upstream):
+    response = await proxy_with_explain.post("/_proxy/explain", json={
+        "method": "POST", "path": "/api/kase/3/task", "contentType": XML, "timezone": "Europe/Rome",
+        "body": "<task><description>Chase</description><dueDateTime>2026-03-29T08:30:00Z</dueDateTime></task>"})
+    assert response.status == 200
+    explanation = await response.json()
+    assert real_upstream.recorder.calls == []
+    base = str(real_upstream.make_url("")).rstrip("/")
+    assert [call["url"] for call in explanation["calls"]] == [
+        f"{base}/api/v2/kases/3", f"{base}/api/v2/users/current", f"{base}/api/v2/tasks"]
+    assert explanation["calls"][-1]["body"]["task"] == {"description": "Chase", "dueOn": "2026-03-29",
+                                                        "dueTime": "10:30:00", "kase": {"id": 3}}
+    # Location names the proxy the caller reached.
+    assert explanation["answer"]["headers"]["Location"] == f"{proxy_with_explain.make_url('')}".rstrip("/") \
+        + "/api/task/1001"
+
+
+async def test_many_explanations_at_once(proxy_with_explain, real_upstream):
+    async def one(index: int) -> int:
+        response = await proxy_with_explain.post("/_proxy/explain", json={"method": "GET", "path": f"/api/task/{index}"})
+        return response.status
+    statuses = await asyncio.gather(*(one(i) for i in range(1, 9)))
+    assert set(statuses) <= {200, 503} and 200 in statuses
+    assert real_upstream.recorder.calls == []
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("not json", "JSON object"),
+    ([], "JSON object"),
+    ({"path": "/api/task/1"}, '"method" is required'),
+    ({"method": "GET", "path": "/api/task/1", "body": 5}, '"body" must be text'),
+    ({"method": "GET", "path": "/api/task/1", "owners": {"a": "1"}}, '"owners" must be'),
+    ({"method": "GET", "path": "/nope"}, "v1 API path"),
+])
+async def test_a_bad_explain_request_is_a_400(proxy_with_explain, real_upstream, payload, message):
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    response = await proxy_with_explain.post("/_proxy/explain", data=data, headers={"Content-Type": JSON})
+    assert response.status == 400
+    assert message in (await response.json())["message"]
+    assert real_upstream.recorder.calls == []
+
+
+# --- capsule-proxy explain ---
+
+def test_the_command_prints_the_calls_and_the_answer(tmp_path):
+    body = tmp_path / "task.xml"
+    body.write_text("<task><description>Call</description><dueDate>2026-04-22</dueDate><owner>sofia</owner></task>")
+    owners = tmp_path / "owners.toml"
+    owners.write_text('phillip = 1\nsofia = 2\n')
+    status, out, err = run("explain", "POST", "/api/task", "--body", str(body), "--owner-map", str(owners),
+                           "--timezone", ZONE)
+    assert status == 0, err
+    text = out.decode()
+    assert "look-up GET https://api.capsulecrm.com/api/v2/users" in text
+    assert "call    POST https://api.capsulecrm.com/api/v2/tasks" in text
+    assert '"id": 2' in text
+    assert "201 Created" in text and "Location: http://proxy/api/task/1001" in text
+
+
+def test_the_command_prints_json_and_reads_the_body_from_stdin():
+    status, out, _ = run("explain", "PUT", "/api/task/4", "--body", "-", "--accept", "json", "--json",
+                         stdin=b'{"task": {"description": "New"}}')
+    assert status == 0
+    explanation = json.loads(out)
+    assert explanation["request"]["contentType"] == JSON and explanation["request"]["accept"] == JSON
+    assert explanation["calls"][0]["body"] == {"task": {"description": "New"}}
+
+
+@pytest.mark.parametrize("argv", [
+    ["explain", "BREW", "/api/task/1"],
+    ["explain", "GET", "/api/task/1", "--timezone", "Nowhere/Special"],
+    ["explain", "GET", "/api/task/1", "--body", "/nonexistent/body.xml"],
+    ["explain", "GET", "/api/task/1", "--config", "/nonexistent/config.toml"],
+])
+def test_the_command_refuses_bad_input_with_status_2(argv):
+    status, out, err = run(*argv)
+    assert status == 2 and out == b""
+    assert err.startswith("capsule-proxy explain: ")
+
+
+async def test_a_window_far_down_a_filtered_list_stays_a_few_pages():
+    explanation = await explaining.explain("GET", "/api/party/1/tasks?start=100000&limit=5")
+    pages = [call["path"] for call in explanation["calls"] if call["path"].startswith("/api/v2/tasks")]
+    assert pages == [f"/api/v2/tasks?status=open&page={n}&perPage=100" for n in range(1, 7)]
+    assert explanation["answer"]["status"] == 200 and 'size="0"' in explanation["answer"]["body"]
+
+
+async def test_a_window_in_an_unfiltered_list_fetches_only_its_page():
+    explanation = await explaining.explain("GET", "/api/tasks?start=250&limit=10")
+    assert [call["path"] for call in explanation["calls"]] == ["/api/v2/tasks?status=open&page=3&perPage=100",
+                                                                "/api/v2/users/current"]
+    assert explanation["answer"]["body"].count("<task>") == 2
+
+
+def test_the_command_shows_the_configured_addresses_but_calls_neither(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[upstream]\nurl = "http://127.0.0.1:9"\n[server]\npublic_url = "https://crm.example.com"\n')
+    status, out, err = run("explain", "POST", "/api/task", "--config", str(config), "--body", "-",
+                           stdin=b"<task><description>x</description><dueDate>2026-01-02</dueDate></task>")
+    assert status == 0, err
+    text = out.decode()
+    assert "POST http://127.0.0.1:9/api/v2/tasks" in text           # port 9 (discard): nothing listens
+    assert "Location: https://crm.example.com/api/task/1001" in text
