@@ -239,6 +239,8 @@ class UsageInventory:
         self.max_entries = max_entries
         self._clock = clock
         self._configured_salt = salt
+        self._hashes: dict[tuple[bytes, str], str] = {}  # HMAC per request is measurable: keep them
+        self._clients: dict[tuple[bytes, str, str | None], tuple[str, str]] = {}
         self._salt = salt.encode()
         self.since = clock()
         # What the file held at the last save plus what this process counted since.
@@ -256,16 +258,28 @@ class UsageInventory:
     def token_hash(self, token: str | None) -> str:
         if not token:
             return ANONYMOUS
-        return hmac.new(self._salt, token.encode("utf-8", "surrogatepass"),
-                        hashlib.sha256).hexdigest()[:HASH_DIGITS]
+        key = (self._salt, token)
+        found = self._hashes.get(key)
+        if found is None:
+            if len(self._hashes) >= 4096:
+                self._hashes.clear()
+            found = self._hashes[key] = hmac.new(self._salt, token.encode("utf-8", "surrogatepass"),
+                                                 hashlib.sha256).hexdigest()[:HASH_DIGITS]
+        return found
 
     def __call__(self, record: RequestRecord) -> None:
         """The observer: count one finished request (cheap; never raises for a sane record)."""
         if not counted(record):
             return
-        agent = clean_user_agent(record.user_agent, record.token)
-        key: Key = (record.method.upper()[:16], record.route, int(record.status), agent,
-                    self.token_hash(record.token))
+        # One cleaning and one HMAC per distinct client, not per request.
+        client_key = (self._salt, record.user_agent, record.token)
+        client = self._clients.get(client_key)
+        if client is None:
+            if len(self._clients) >= 4096:
+                self._clients.clear()
+            client = self._clients[client_key] = (clean_user_agent(record.user_agent, record.token),
+                                                  self.token_hash(record.token))
+        key: Key = (record.method.upper()[:16], record.route, int(record.status), *client)
         if key not in self._counts and len(self._counts) >= self.max_entries:
             key = (key[0], key[1], key[2], OTHER_CLIENTS, ANONYMOUS)
         now = self._clock()

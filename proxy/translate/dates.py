@@ -184,8 +184,9 @@ def due_date_to_v1(due_on: str) -> str:
 
 def due_date_time_to_v1(due_on: str, due_time: str, zone: ZoneInfo) -> str:
     """v2 `dueOn` + `dueTime` (wall time in `zone`) -> v1 `dueDateTime`, a UTC instant."""
-    instant = local_to_instant(parse_due_on(due_on), parse_due_time(due_time), zone)
-    return format_utc(instant)
+    wall = datetime.combine(parse_due_on(due_on), parse_due_time(due_time))
+    # Same rule as local_to_instant (fold=0), in fewer steps: this runs for every task answered.
+    return (wall - zone.utcoffset(wall)).replace(microsecond=0).isoformat() + "Z"
 
 
 def timestamp_to_v1(value: str) -> str:

@@ -138,7 +138,8 @@ class Upstream:
         attempt = 0
         while True:
             attempt += 1
-            await self._respect_rate_limit(method, token, deadline)
+            if self.rate_limits.exhausted_for(token) > 0:
+                await self._respect_rate_limit(method, token, deadline)
             try:
                 answer = await self._attempt(method, path, params, headers, body, deadline)
             except (UpstreamUnavailable, UpstreamError) as failure:

@@ -27,7 +27,8 @@ class Lookups:
         """The zone that dueTime is read and written in: the calling user's, or the override."""
         if self.zone_override is not None:
             return self.zone_override
-        name = (await self.current_user(token)).get("timezone")
+        user = self.current_users.fresh(token) or await self.current_user(token)
+        name = user.get("timezone")
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, TypeError):

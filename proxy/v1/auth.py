@@ -8,6 +8,7 @@ Two modes decide which token goes upstream as `Authorization: Bearer <token>`:
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hmac
 
@@ -18,6 +19,17 @@ CHALLENGE = {"WWW-Authenticate": 'Basic realm="Capsule"'}
 
 def basic_token(header: str | None) -> str:
     """The user-name part of `Authorization: Basic base64(token:password)`; 401 otherwise."""
+    if header is not None:
+        return _decoded(header)
+    return _decode(header)
+
+
+@functools.lru_cache(maxsize=1024)  # clients send the same header on every call
+def _decoded(header: str) -> str:
+    return _decode(header)
+
+
+def _decode(header: str | None) -> str:
     if not header:
         raise V1Error(401, "authentication required: send the API token as the HTTP Basic user name",
                       CHALLENGE)
