@@ -198,3 +198,14 @@ async def test_complete_and_reopen_ignore_any_body(proxy, v2, body, content):
 
 async def test_complete_missing_task_is_404(proxy):
     assert (await proxy.post("/api/task/999/complete", headers=PHILLIP)).status == 404
+
+
+async def test_steady_state_create_makes_no_lookup_calls(proxy, recorder):
+    body = task_xml(description="Meet", dueDateTime="2026-01-10T09:00:00Z", owner="sofia", category="Meeting")
+    await post(proxy, "/api/task", body)
+    cold = recorder.paths()
+    assert "/api/v2/users/current" in cold and "/api/v2/users" in cold
+    assert any(path.startswith("/api/v2/categories") for path in cold)
+    recorder.clear()
+    await post(proxy, "/api/task", body)
+    assert recorder.calls == [("POST", "/api/v2/tasks")]  # zone, owner and category from the cache
