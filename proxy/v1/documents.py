@@ -22,7 +22,7 @@ __all__ = [
     "TASK_FIELDS", "TASK_WRITABLE_FIELDS", "TASK_READ_ONLY_FIELDS", "USER_FIELDS",
     "KINDS", "ROOTS",
     "DocumentError", "BadDocument", "DocumentTooLarge", "UnsupportedMediaType",
-    "xml_safe", "first_non_xml_char", "as_text", "escape_text", "NEEDS_ESCAPE",
+    "xml_safe", "first_non_xml_char", "as_text", "escape_text", "NEEDS_ESCAPE", "checked_body",
 ]
 
 #: Largest request body the codecs accept, in bytes (1 MiB, aiohttp's default
@@ -145,3 +145,15 @@ def escape_text(text: str) -> str:
         return text
     return (xml_safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("\r", "&#13;"))
+
+
+def checked_body(body: bytes | bytearray | memoryview, max_bytes: int) -> bytes:
+    """The body as bytes, refused with 413 when larger than ``max_bytes`` (the first check of all)."""
+    if not isinstance(body, bytes):
+        if isinstance(body, (bytearray, memoryview)):
+            body = bytes(body)
+        else:
+            raise TypeError(f"body must be bytes, not {type(body).__name__}")
+    if len(body) > max_bytes:
+        raise DocumentTooLarge(f"the request body is {len(body)} bytes; the limit is {max_bytes} bytes")
+    return body

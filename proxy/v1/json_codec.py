@@ -46,7 +46,7 @@ from lxml import etree
 
 from .documents import (
     DEFAULT_MAX_BYTES, TASK_FIELDS, USER_FIELDS,
-    NEEDS_ESCAPE, BadDocument, DocumentTooLarge, as_text, escape_text, first_non_xml_char, xml_safe,
+    NEEDS_ESCAPE, BadDocument, as_text, checked_body, escape_text, first_non_xml_char, xml_safe,
 )
 from .schemas import JSON_NAMES, STRUCTURE, validate
 from .xml_codec import PARSER, record, records, texts
@@ -88,13 +88,7 @@ def _what(value: object) -> str:
 
 
 def _load(body: bytes, max_bytes: int) -> Any:
-    if not isinstance(body, bytes):
-        if isinstance(body, (bytearray, memoryview)):
-            body = bytes(body)
-        else:
-            raise TypeError(f"body must be bytes, not {type(body).__name__}")
-    if len(body) > max_bytes:
-        raise DocumentTooLarge(f"the request body is {len(body)} bytes; the limit is {max_bytes} bytes")
+    body = checked_body(body, max_bytes)
     skipped = 0
     if body.startswith(_BOM):
         body, skipped = body[3:], 3

@@ -21,7 +21,6 @@ in ``codec.py``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Callable

@@ -61,7 +61,7 @@ from lxml import etree
 
 from .documents import (
     DEFAULT_MAX_BYTES, MAX_DEPTH, TASK_FIELDS, USER_FIELDS,
-    NEEDS_ESCAPE, BadDocument, DocumentTooLarge, UnsupportedMediaType, as_text, escape_text,
+    NEEDS_ESCAPE, BadDocument, UnsupportedMediaType, as_text, checked_body, escape_text,
 )
 from .schemas import XML_NAMES, Namer, validate
 
@@ -172,13 +172,7 @@ def parse(body: bytes, kind: str, *, charset: str | None = None,
     ``kind`` is one of ``documents.KINDS``. Raises only :class:`~.documents.DocumentError`
     (and ``TypeError`` if ``body`` is not bytes).
     """
-    if not isinstance(body, bytes):
-        if isinstance(body, (bytearray, memoryview)):
-            body = bytes(body)
-        else:
-            raise TypeError(f"body must be bytes, not {type(body).__name__}")
-    if len(body) > max_bytes:
-        raise DocumentTooLarge(f"the request body is {len(body)} bytes; the limit is {max_bytes} bytes")
+    body = checked_body(body, max_bytes)
     data = _to_utf8(body, charset)
     try:
         root = etree.fromstring(data, PARSER)

@@ -10,7 +10,7 @@ import aiohttp
 
 from proxy.config import load_settings
 from proxy.reload import RELOADABLE, apply
-from tests.cli.test_cli import run, start
+from tests.processes import run, start
 
 
 def test_check_config_prints_effective_settings_with_secrets_masked(tmp_path):

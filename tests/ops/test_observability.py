@@ -8,14 +8,13 @@ import json
 import logging
 import socket
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.app import create_app
 from proxy.config import load_settings
 from proxy.logs import redact, setup_logging
 from proxy.ops import create_ops_app
-from tests.proxy.conftest import JSON, PHILLIP, basic
+from tests.proxy.conftest import PHILLIP, basic
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

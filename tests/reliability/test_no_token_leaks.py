@@ -22,6 +22,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.processes import start
+
 from proxy.app import create_app as create_proxy_app
 from proxy.config import load_settings
 from proxy.emulator.app import create_app as create_emulator_app
@@ -318,20 +320,8 @@ CLI = [sys.executable, "-m", "proxy"]
 async def start_serve(*args: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CAPSULE_PROXY_")}
     environ.update({"CAPSULE_PROXY_LOG_LEVEL": "debug", "PYTHONASYNCIODEBUG": "1", **env})
-    process = await asyncio.create_subprocess_exec(
-        *CLI, "serve", "--port", "0", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=environ)
-    try:
-        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
-    except asyncio.TimeoutError:
-        process.kill()
-        raise
-    match = re.search(r"listening on (http://\S+)", line)
-    if not match:
-        process.kill()
-        _, err = await process.communicate()
-        pytest.fail(f"no ready line; stdout {line!r}, stderr {err.decode()!r}")
-    return process, match[1]
+    running = await start("serve", "--port", "0", *args, env=environ)
+    return running.process, running.url
 
 
 async def stop_serve(process: asyncio.subprocess.Process) -> tuple[str, str, int]:

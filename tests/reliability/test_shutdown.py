@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+
+from tests.processes import start
 from aiohttp import web
 
 CLI = [sys.executable, "-m", "proxy"]
@@ -108,20 +110,8 @@ class Proxy:
 async def start_proxy(*args: str, shutdown_timeout: float) -> Proxy:
     env = dict(os.environ, CAPSULE_PROXY_SERVER_SHUTDOWN_TIMEOUT=str(shutdown_timeout),
                CAPSULE_PROXY_LOG_LEVEL="info")
-    process = await asyncio.create_subprocess_exec(
-        *CLI, "serve", "--port", "0", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
-    except asyncio.TimeoutError:
-        process.kill()
-        raise
-    match = re.search(r"listening on (http://\S+)", line)
-    if not match:
-        process.kill()
-        _, err = await process.communicate()
-        pytest.fail(f"no ready line; stdout {line!r}, stderr {err.decode()!r}")
-    return Proxy(process, match[1])
+    running = await start("serve", "--port", "0", *args, env=env)
+    return Proxy(running.process, running.url)
 
 
 async def refused_while(proxy: Proxy, pending: list[asyncio.Task], within: float = 3.0) -> float:
