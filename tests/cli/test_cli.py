@@ -101,3 +101,25 @@ async def test_port_in_use_is_reported():
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     finally:
         await holder.stop()
+
+
+async def test_workers_share_one_port_and_one_embedded_emulator():
+    proxy = await start("serve", "--port", "0", "--workers", "2")
+    try:
+        assert "with 2 workers" in proxy.line
+        auth = {"Authorization": "Basic dG9rLXBoaWxsaXA6eA=="}  # tok-phillip:x
+        body = "<task><description>made by one worker</description><dueDate>2027-01-05T00:00:00Z</dueDate></task>"
+        # A fresh connection per request, so the kernel can hand requests to either worker.
+        async with aiohttp.ClientSession(headers=auth, connector=aiohttp.TCPConnector(force_close=True)) as session:
+            async with session.post(proxy.url + "/api/task", data=body,
+                                    headers={"Content-Type": "application/xml"}) as response:
+                assert response.status == 201
+                location = response.headers["Location"]
+            task_path = location[location.index("/api/"):]
+            for _ in range(6):  # every worker sees the task: one database for all
+                async with session.get(proxy.url + task_path) as response:
+                    assert response.status == 200
+                    assert "made by one worker" in await response.text()
+    finally:
+        code = await proxy.stop()
+    assert code == 0
