@@ -174,7 +174,10 @@ def local_to_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
     fold=0: a wall time in a gap is read with the offset before the transition (so it lands
     later by the gap's length); a wall time in an overlap is its first occurrence.
     """
-    return datetime.combine(day, clock.replace(fold=0), zone).astimezone(UTC)
+    wall = datetime.combine(day, clock.replace(fold=0, microsecond=0))
+    # zone.utcoffset on a naive fold=0 time is the rule above, in fewer steps than an aware
+    # datetime plus astimezone: this runs for every task with a time of day that is answered.
+    return (wall - zone.utcoffset(wall)).replace(tzinfo=UTC)
 
 
 def due_date_to_v1(due_on: str) -> str:
@@ -184,9 +187,8 @@ def due_date_to_v1(due_on: str) -> str:
 
 def due_date_time_to_v1(due_on: str, due_time: str, zone: ZoneInfo) -> str:
     """v2 `dueOn` + `dueTime` (wall time in `zone`) -> v1 `dueDateTime`, a UTC instant."""
-    wall = datetime.combine(parse_due_on(due_on), parse_due_time(due_time))
-    # Same rule as local_to_instant (fold=0), in fewer steps: this runs for every task answered.
-    return (wall - zone.utcoffset(wall)).replace(microsecond=0).isoformat() + "Z"
+    instant = local_to_instant(parse_due_on(due_on), parse_due_time(due_time), zone)
+    return instant.replace(tzinfo=None).isoformat() + "Z"
 
 
 def timestamp_to_v1(value: str) -> str:

@@ -29,7 +29,7 @@ Decisions where the documents are silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -318,10 +318,20 @@ def link_for_parent(kind: str, raw_id: int | str) -> dict[str, dict[str, int]]:
     return {_parent(kind)[0]: {"id": parent_id(kind, raw_id)}}
 
 
+def parent_filter(kind: str, raw_id: int | str) -> Callable[[Mapping[str, Any]], bool]:
+    """A test for "this v2 task belongs to that parent" (v2 has no per-parent task list).
+    The id is checked once here, not once per task scanned."""
+    link_name, wanted = _parent(kind)[0], parent_id(kind, raw_id)
+
+    def belongs(v2_task: Mapping[str, Any]) -> bool:
+        link = v2_data.record(v2_task, link_name)
+        return bool(link) and link.get("id") == wanted
+    return belongs
+
+
 def parent_matches(v2_task: Mapping[str, Any], kind: str, raw_id: int | str) -> bool:
-    """Whether a v2 task belongs to that parent (v2 has no per-parent task list)."""
-    link = v2_data.record(v2_task, _parent(kind)[0])
-    return bool(link) and link.get("id") == parent_id(kind, raw_id)
+    """Whether a v2 task belongs to that parent."""
+    return parent_filter(kind, raw_id)(v2_task)
 
 
 def list_status_filter(raw: str | None) -> str:

@@ -45,11 +45,18 @@ def category_names(categories: Iterable[Mapping[str, Any]]) -> list[str]:
             if (name := v2_data.text(category, "name"))]
 
 
+def _ids_by(records: Iterable[Any], key: str) -> dict[str, int]:
+    # Entries without a usable name or numeric id cannot be resolved to, so they are skipped.
+    return {record[key]: record["id"] for record in records
+            if isinstance(record, dict) and isinstance(record.get(key), str) and record[key]
+            and isinstance(record.get("id"), int) and not isinstance(record["id"], bool)}
+
+
 def owner_ids(users: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """username -> v2 user id, the map `tasks.task_to_v2` resolves `owner` with."""
-    return {user["username"]: user["id"] for user in users if user.get("username")}
+    return _ids_by(users, "username")
 
 
 def category_ids(categories: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """category name -> v2 category id, the map `tasks.task_to_v2` resolves `category` with."""
-    return {category["name"]: category["id"] for category in categories if category.get("name")}
+    return _ids_by(categories, "name")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..translate import users
 from .cache import TtlCache
 from .client import Upstream, UpstreamUnavailable
 
@@ -59,24 +60,21 @@ class Lookups:
             refresh=refresh)
 
     async def owner_ids(self, token: str, wanted: str, resolves: Resolves) -> dict[str, int]:
-        """username → id; looked up again once when `wanted` does not resolve."""
-        return await _map_with_refresh(self.user_list, token, "username", wanted, resolves)
+        """username -> id; looked up again once when `wanted` does not resolve."""
+        return await _map_with_refresh(self.user_list, token, users.owner_ids, wanted, resolves)
 
     async def category_ids(self, token: str, wanted: str, resolves: Resolves) -> dict[str, int]:
-        """category name → id; looked up again once when `wanted` does not resolve."""
-        return await _map_with_refresh(self.category_list, token, "name", wanted, resolves)
+        """category name -> id; looked up again once when `wanted` does not resolve."""
+        return await _map_with_refresh(self.category_list, token, users.category_ids, wanted, resolves)
 
 
 # How a name is matched is a translation rule; the caller passes it in (translate.lookup_id).
 Resolves = Callable[[str, Mapping[str, int]], Any]
 
 
-async def _map_with_refresh(fetch: Callable[..., Any], token: str, key: str, wanted: str,
+async def _map_with_refresh(fetch: Callable[..., Any], token: str,
+                            as_map: Callable[[list[dict[str, Any]]], dict[str, int]], wanted: str,
                             resolves: Resolves) -> dict[str, int]:
-    def as_map(records: list[dict[str, Any]]) -> dict[str, int]:
-        return {r[key]: r["id"] for r in records
-                if isinstance(r, dict) and isinstance(r.get(key), str) and isinstance(r.get("id"), int)}
-
     mapping = as_map(await fetch(token))
     if resolves(wanted, mapping) is None:
         mapping = as_map(await fetch(token, refresh=True))

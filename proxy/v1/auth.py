@@ -12,9 +12,8 @@ import functools
 import binascii
 import hmac
 
-from .problems import V1Error
+from .problems import BASIC_CHALLENGE as CHALLENGE, V1Error
 
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="Capsule"'}
 
 
 def basic_token(header: str | None) -> str:

@@ -12,7 +12,7 @@ from ..services import SERVICES, Services
 from ..translate import tasks as translate
 from ..translate import users as translate_users
 from ..translate.paging import parse_limit, parse_start
-from ..upstream.client import Answer, UpstreamUnavailable
+from ..upstream.client import Answer, UpstreamError, UpstreamUnavailable
 from . import formats
 from .listing import scan_tasks
 from .problems import V1Error
@@ -73,8 +73,8 @@ async def _require_parent(request: web.Request, kind: str, parent_id: int) -> No
     """404 when the party, opportunity or kase does not exist upstream."""
     try:
         await _services(request).upstream.call("GET", f"/api/v2/{PARENTS[kind]}/{parent_id}", request[TOKEN])
-    except Exception as exc:
-        if getattr(exc, "status", None) == 404:
+    except UpstreamError as exc:
+        if exc.status == 404:
             raise V1Error(404, f"there is no {kind} with id {parent_id}") from None
         raise
 
@@ -126,7 +126,7 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
 async def list_parent_tasks(request: web.Request) -> web.StreamResponse:
     kind, parent_id = request.match_info["kind"], path_id(request, request.match_info["kind"])
     await _require_parent(request, kind, parent_id)
-    return await _list(request, keep=lambda task: translate.parent_matches(task, kind, parent_id))
+    return await _list(request, keep=translate.parent_filter(kind, parent_id))
 
 
 async def _list(request: web.Request, keep: Callable[[dict[str, Any]], bool] | None) -> web.StreamResponse:
