@@ -13,7 +13,7 @@ from .app import start_proxy
 from .logs import setup_logging
 from .migrate import commands as migrate_commands
 from .reload import reloader
-from .services import SERVICES
+from .keys import SERVICES
 from .config import ConfigError, Settings, load_settings
 from .emulator.app import create_app as create_emulator_app
 from .emulator.seed import Seed, SeedError, load_seed

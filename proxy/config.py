@@ -150,6 +150,9 @@ SECTIONS: dict[str, dict[str, Setting]] = {
                                      "a client may take to send a request head"),
         "body_timeout": Setting(30.0, _positive_float,
                                 "seconds a request body may take to arrive; slower ones get 408"),
+        "request_timeout": Setting(120.0, _positive_float,
+                                   "seconds one v1 request may take in all, upstream calls and paging "
+                                   "included; longer ones get 504 (0: no limit)"),
     },
     "upstream": {
         "url": Setting("embedded", _upstream_url,
@@ -175,6 +178,9 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "rate_limit_wait": Setting(0.0, _positive_float,
                                    "seconds an idempotent request may wait for Capsule's rate limit "
                                    "to reset (0: answer 429 at once)"),
+        "max_pages": Setting(200, _int_in(1, 100_000),
+                             "most v2 pages one v1 request reads (a list, or a look-up); a longer list "
+                             "gets 502 asking for start and limit"),
     },
     "auth": {
         "mode": Setting("passthrough", _choice("passthrough", "static"),
@@ -194,7 +200,10 @@ SECTIONS: dict[str, dict[str, Setting]] = {
     "cache": {
         "users_ttl": Setting(300.0, _positive_float, "seconds the username → id look-up is kept"),
         "categories_ttl": Setting(300.0, _positive_float, "seconds the category name → id look-up is kept"),
-        "timezone_ttl": Setting(3600.0, _positive_float, "seconds a token's time zone is kept"),
+        "timezone_ttl": Setting(3600.0, _positive_float, "seconds a token's own user (GET /users/current) is kept"),
+        "reference_ttl": Setting(300.0, _positive_float,
+                                 "seconds other look-ups are kept: milestones, custom field definitions, "
+                                 "countries, currencies"),
     },
     "emulator": {
         "host": Setting("127.0.0.1", _text, "address the standalone emulator listens on"),

@@ -9,6 +9,7 @@ Like mitmproxy's addons: clear hooks, no hidden coupling.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,6 +30,7 @@ class RequestRecord:
     bytes_out: int
     token: str | None        # the v1 client's token, for observers that hash it; never log it
     error: str | None = None  # the v1 error message, when the answer is an error
+    pages: int = 0            # v2 list pages read for this request
 
 
 Observer = Callable[[RequestRecord], None]
@@ -44,8 +46,6 @@ def notify(observers: list[Observer], record: RequestRecord) -> None:
 
 # Per-request context the upstream client reads without being passed it: the request id to send
 # upstream, and a one-item list counting the upstream calls this request made.
-from contextvars import ContextVar  # noqa: E402
-
 REQUEST_ID: ContextVar[str | None] = ContextVar("capsule_request_id", default=None)
 UPSTREAM_CALLS: ContextVar[list[int] | None] = ContextVar("capsule_upstream_calls", default=None)
 

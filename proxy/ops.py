@@ -12,7 +12,7 @@ import time
 from aiohttp import web
 
 from .metrics import CONTENT_TYPE
-from .services import SERVICES
+from .keys import SERVICES
 
 READY_TTL = 10.0
 

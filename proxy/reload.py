@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from .config import ConfigError, Settings
 from .logs import setup_logging
@@ -19,6 +18,7 @@ log = logging.getLogger("capsule_proxy")
 
 RELOADABLE = frozenset({
     "log.level", "log.format", "cache.users_ttl", "cache.categories_ttl", "cache.timezone_ttl",
+    "cache.reference_ttl",
     "auth.static_token", "auth.allowed_clients", "translate.timezone", "translate.json_always_list",
     "upstream.rate_limit_wait",
 })
@@ -45,10 +45,8 @@ def apply(services: Services, new: Settings) -> tuple[list[str], list[str]]:
     get = merged.get
     if new.get("auth", "mode") == old.get("auth", "mode"):
         services.auth.update(get("auth", "static_token"), get("auth", "allowed_clients"))
-    lookups = services.lookups
-    lookups.users.ttl, lookups.categories.ttl = get("cache", "users_ttl"), get("cache", "categories_ttl")
-    lookups.current_users.ttl = get("cache", "timezone_ttl")
-    lookups.zone_override = ZoneInfo(get("translate", "timezone")) if get("translate", "timezone") else None
+    services.lookups.configure({key: get("cache", key) for key in
+                                ("users_ttl", "categories_ttl", "timezone_ttl", "reference_ttl")})
     services.upstream.rate_limit_wait = get("upstream", "rate_limit_wait")
     setup_logging(get("log", "level"), get("log", "format"))
     services.settings = merged

@@ -43,7 +43,7 @@ def _worker(settings: Settings, upstream_url: str, port: int, ready: Any,
     from .app import start_proxy  # imported here: the parent needs none of the proxy's modules
     from .logs import setup_logging
     from .reload import reloader
-    from .services import SERVICES
+    from .keys import SERVICES
 
     setup_logging(settings.get("log", "level"), settings.get("log", "format"))
     settings = Settings({**settings.values, "server": {**settings.values["server"], "port": port}},

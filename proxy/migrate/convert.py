@@ -61,8 +61,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from ..translate import tasks as translate
+from ..resources.base import PARENTS
+from ..resources.task import TASK_SHAPE
 from ..translate.errors import InvalidField, UpstreamDataError
+from ..translate.fields import Context, NameIndex, to_v1, to_v2
 from ..v1 import codec, json_codec, xml_codec
 from ..v1.documents import DocumentError
 
@@ -70,8 +72,8 @@ from ..v1.documents import DocumentError
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 V1_SUFFIXES = (".xml", ".json")
 V2_SUFFIXES = (".json", ".jsonl")
-#: v1 read-only id element -> the parent kind `link_for_parent` takes.
-LINK_ELEMENTS = {"partyId": "party", "opportunityId": "opportunity", "caseId": "kase"}
+#: v1 read-only id element -> the v2 link it stands for (from the one parent table).
+LINK_ELEMENTS = {parent.id_element: parent.link for parent in PARENTS.values()}
 _UTC = ZoneInfo("UTC")
 
 
@@ -189,19 +191,19 @@ def read_v1(body: bytes) -> tuple[list[dict[str, str]], bool]:
     """
     first = _first_byte(body)
     if first == b"<":
-        root, one, many, shown = _xml_root(body), xml_codec.decode_task, xml_codec.decode_tasks, "<{}>"
+        root, one, many, shown = _xml_root(body), xml_codec.decode, xml_codec.decode_list, "<{}>"
     elif first == b"{":
-        root, one, many, shown = _json_root(body), json_codec.decode_task, json_codec.decode_tasks, '"{}"'
+        root, one, many, shown = _json_root(body), json_codec.decode, json_codec.decode_list, '"{}"'
     elif not first:
         raise TaskError("the document is empty")
     else:
         raise TaskError("neither XML (starting with <) nor JSON (starting with {)")
     if root == "tasks":
-        return many(body, max_bytes=MAX_DOCUMENT_BYTES), True
+        return [record for _, record in many(body, ("tasks",), max_bytes=MAX_DOCUMENT_BYTES)[1]], True
     if root not in (None, "task"):
         raise TaskError(f"not a v1 task document: its root is {shown.format(root)}, "
                         f"expected {shown.format('task')} or {shown.format('tasks')}")
-    return [one(body, max_bytes=MAX_DOCUMENT_BYTES)], False
+    return [one(body, ("task",), max_bytes=MAX_DOCUMENT_BYTES)[1]], False
 
 
 def stored_links(v1: Mapping[str, str]) -> dict[str, dict[str, int]]:
@@ -216,15 +218,20 @@ def stored_links(v1: Mapping[str, str]) -> dict[str, dict[str, int]]:
     if not given:
         return {}
     element, raw = given[0]
-    return translate.link_for_parent(LINK_ELEMENTS[element], raw.strip())
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) == 0:
+        raise TaskError(f"{element} must be a positive whole number, got {raw!r}")
+    return {LINK_ELEMENTS[element]: {"id": int(raw)}}
 
 
 def _check_names(v1: Mapping[str, str], maps: Maps) -> None:
     """A name the map does not have is this command's error (the map's name in the message)."""
     problems = []
-    for what, name in translate.names_to_resolve(v1).items():
+    for what in ("owner", "category"):
+        name = (v1.get(what) or "").strip()
+        if not name:
+            continue
         ids = maps.ids(what)
-        if translate.lookup_id(name, ids) is not None:
+        if NameIndex(_records(what, ids), _NAME_KEYS[what]).find(name) is not None:
             continue
         same = sorted(known for known in ids if known.strip().casefold() == name.casefold())
         if len(same) > 1:
@@ -236,17 +243,26 @@ def _check_names(v1: Mapping[str, str], maps: Maps) -> None:
         raise TaskError("; ".join(problems))
 
 
+_NAME_KEYS = {"owner": "username", "category": "name"}
+
+
+def _records(what: str, ids: Mapping[str, int]) -> list[dict[str, Any]]:
+    """A map given on the command line, as the v2 list it stands in for."""
+    return [{"id": ident, _NAME_KEYS[what]: name} for name, ident in ids.items()]
+
+
 def v1_to_v2(v1: Mapping[str, str], *, zone: ZoneInfo | None, maps: Maps,
              links: bool = True) -> dict[str, Any]:
     """One stored v1 task -> the v2 `task` object for `POST /api/v2/tasks`."""
-    if translate.needs_zone(v1) and zone is None:
+    if (v1.get("dueDateTime") or "").strip() and zone is None:
         raise TaskError("the task has a dueDateTime, whose v2 dueTime is the owner's local time: "
                         "pass --timezone ZONE (the owner's zone in Capsule)")
     _check_names(v1, maps)
     try:
-        body = translate.task_to_v2(v1, zone=zone or _UTC, owner_ids=maps.owners,
-                                    category_ids=maps.categories, creating=True)
-        return body | (stored_links(v1) if links else {})
+        ctx = Context(creating=True, zone_override=zone or _UTC,
+                      lists={"users": _records("owner", maps.owners),
+                             "categories": _records("category", maps.categories)})
+        return to_v2(TASK_SHAPE, v1, ctx) | (stored_links(v1) if links else {})
     except InvalidField as exc:
         raise TaskError(exc.message) from None
 
@@ -307,7 +323,7 @@ def v2_to_v1(v2: Any, *, zone: ZoneInfo | None, maps: Maps) -> dict[str, str]:
         raise TaskError("the task has a dueTime, the owner's local time: pass --timezone ZONE "
                         "(the owner's zone in Capsule) to turn it into a v1 dueDateTime")
     try:
-        return translate.task_to_v1(named_links(v2, maps), zone=zone or _UTC)
+        return to_v1(TASK_SHAPE, named_links(v2, maps), Context(zone_override=zone or _UTC))
     except UpstreamDataError as exc:
         raise TaskError(str(exc)) from None
 
@@ -436,7 +452,7 @@ def _convert_input(data: bytes, source: str, options: Options,
 
 def _line(where: str, task: Any, options: Options) -> bytes:
     if options.to == "v1" and options.fmt == codec.XML:
-        return orjson.dumps({"source": where, "xml": xml_codec.encode_task(task).decode("utf-8")}) + b"\n"
+        return orjson.dumps({"source": where, "xml": xml_codec.encode("task", task).decode("utf-8")}) + b"\n"
     return orjson.dumps({"source": where, "task": task}) + b"\n"
 
 
@@ -445,8 +461,9 @@ def _document(tasks: list[Any], is_list: bool, options: Options) -> bytes:
         data = {"tasks": tasks} if is_list else {"task": tasks[0]}
         return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
     if is_list:
-        return codec.encode_tasks(tasks, options.fmt, always_list=True) + b"\n"
-    return codec.encode_task(tasks[0], options.fmt) + b"\n"
+        return codec.encode_list("tasks", [("task", t) for t in tasks], options.fmt, always_list=True,
+                                 item="task") + b"\n"
+    return codec.encode("task", tasks[0], options.fmt) + b"\n"
 
 
 def convert(arguments: Iterable[str], options: Options, *, stdin: BinaryIO | None = None,

@@ -49,8 +49,10 @@ from lxml import etree
 from yarl import URL
 
 from ..config import Settings, load_settings
-from ..translate import tasks as translate
+from ..http.addresses import public_base
+from ..keys import SERVICES
 from ..translate.errors import InvalidField
+from ..translate.fields import NameIndex
 from ..translate.paging import parse_limit, parse_start
 from ..v1 import codec
 from ..v1.documents import DocumentError
@@ -102,7 +104,7 @@ class DryRunUpstream:
         else:
             self.users = [self._user(1, "api.user", "API User")]
             for name in (names.get("owner"), self.filters.get("user")):
-                if name and translate.lookup_id(name, self._ids(self.users, "username")) is None:
+                if name and NameIndex(self.users, "username").find(name) is None:
                     self.users.append(self._user(len(self.users) + 1, name))
         self.users[0]["timezone"] = zone
         self.current = self.users[0]
@@ -111,7 +113,7 @@ class DryRunUpstream:
         else:
             self.categories = [self._category(i, name) for i, name in enumerate(DEFAULT_CATEGORIES, 1)]
             for name in (names.get("category"), self.filters.get("category")):
-                if name and translate.lookup_id(name, self._ids(self.categories, "name")) is None:
+                if name and NameIndex(self.categories, "name").find(name) is None:
                     self.categories.append(self._category(len(self.categories) + 1, name))
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -324,7 +326,8 @@ def _names(body: bytes | None, content_type: str | None) -> dict[str, str]:
     if not body:
         return {}
     try:
-        return translate.names_to_resolve(codec.decode_task(body, content_type))
+        _, task = codec.decode(body, content_type, ("task",))
+        return {key: task[key].strip() for key in ("owner", "category") if task.get(key, "").strip()}
     except (DocumentError, InvalidField):
         return {}
 
@@ -380,8 +383,7 @@ async def explain(method: str, path: str, *, body: bytes | str | None = None,
     such as a 400 for a bad body, are part of the explanation instead).
     """
     from .. import server
-    from ..app import create_app
-    from ..services import SERVICES
+    create_app = _MAKE_APP[0]
 
     method = _check_request(method, path)
     zone = _zone_name(timezone)
@@ -539,7 +541,6 @@ async def explain_handler(request: web.Request) -> web.Response:
     "timezone"?, "owners"?, "categories"?}` -> the explanation as JSON (400 for a bad request).
 
     Uses the running proxy's settings, never its upstream: the dry run has its own."""
-    from ..services import SERVICES
     slots = request.app.get(EXPLAIN_SLOTS)
     if slots is not None and slots.locked():
         return web.json_response({"message": "too many explanations at once; try again"}, status=503,
@@ -561,7 +562,7 @@ async def explain_handler(request: web.Request) -> web.Response:
         kwargs = dict(body=data.get("body"), content_type=data.get("contentType"), accept=data.get("accept"),
                       timezone=data.get("timezone"), owners=_id_map(data.get("owners"), "owners"),
                       categories=_id_map(data.get("categories"), "categories"), settings=services.settings,
-                      upstream_base=services.upstream.base_url, proxy_base=services.public_base(request))
+                      upstream_base=services.upstream.base_url, proxy_base=public_base(request, services.settings))
         if slots is None:
             result = await explain(data["method"], data["path"], **kwargs)
         else:
@@ -572,8 +573,13 @@ async def explain_handler(request: web.Request) -> web.Response:
     return web.json_response(result, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
-def install(app: web.Application) -> None:
-    """Route `POST /_proxy/explain` on a proxy app (before it starts)."""
+_MAKE_APP: list[Any] = [None]
+
+
+def install(app: web.Application, make_app: Any) -> None:
+    """Route `POST /_proxy/explain` on a proxy app (before it starts); `make_app` builds the proxy
+    app the dry run runs (proxy.app.create_app, passed in so that this module needs no import of it)."""
+    _MAKE_APP[0] = make_app
     if EXPLAIN_SLOTS in app:
         return
     app[EXPLAIN_SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)

@@ -411,7 +411,7 @@ def inventory_of(app: web.Application) -> UsageInventory | None:
     handler also works on the ops listener's app, which shares `SERVICES` with the main app)."""
     if USAGE in app:
         return app[USAGE]
-    from ..services import SERVICES
+    from ..keys import SERVICES
     services = app.get(SERVICES)
     for observer in getattr(services, "observers", ()):
         if isinstance(observer, UsageInventory):
@@ -457,7 +457,7 @@ def from_settings(settings: Any) -> UsageInventory:
 
 def install(app: web.Application, inventory: UsageInventory | None = None) -> UsageInventory:
     """Count the app's requests: register the observer, `GET /_proxy/usage` and the saving."""
-    from ..services import SERVICES
+    from ..keys import SERVICES
     if USAGE in app:
         return app[USAGE]
     services = app[SERVICES]

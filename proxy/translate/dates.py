@@ -212,6 +212,14 @@ def timestamp_to_v1(value: str) -> str:
 
 # --- zones ---
 
+def is_transition_day(instant: datetime, zone: ZoneInfo) -> bool:
+    """Whether the local day of ``instant`` in ``zone`` has a daylight-saving change."""
+    day = instant.astimezone(zone).date()
+    start = datetime.combine(day, _MIDNIGHT, zone)
+    end = datetime.combine(day + timedelta(days=1), _MIDNIGHT, zone)
+    return start.utcoffset() != end.utcoffset()
+
+
 def zone_for(name: str | None) -> ZoneInfo:
     """The `ZoneInfo` for a v2 user's `timezone`; UTC when the user has none.
 

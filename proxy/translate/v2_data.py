@@ -3,9 +3,12 @@ UpstreamDataError, so a malformed upstream answer becomes a 502, never a crash o
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Mapping
 
 from .errors import UpstreamDataError
+
+from .ids import MAX_ID
 
 
 def record(container: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
@@ -25,13 +28,52 @@ def text(container: Mapping[str, Any], key: str) -> str | None:
 
 
 def ident(container: Mapping[str, Any], key: str = "id") -> str | None:
-    """A numeric id as v1 text, or None when absent or null."""
+    """A record id as v1 text (a positive whole number of at most 18 digits), or None."""
     value = container.get(key)
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int and 0 < value <= MAX_ID:
         return str(value)
-    raise UpstreamDataError(f"v2 {key!r} should be a number, got {type(value).__name__}")
+    raise UpstreamDataError(f"v2 {key!r} should be a positive id of at most 18 digits, got {value!r:.40}")
+
+
+def id_number(container: Mapping[str, Any], key: str = "id") -> int | None:
+    """A record id as a number (see ident)."""
+    text_id = ident(container, key)
+    return None if text_id is None else int(text_id)
+
+
+def number(container: Mapping[str, Any], key: str) -> str | None:
+    """A number (or a numeric string, as v2 writes custom-field numbers) as exact v1 text."""
+    value = container.get(key)
+    if value is None:
+        return None
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        # repr is the shortest text that reads back as the same float: no binary drift.
+        return format(Decimal(repr(value)).normalize(), "f") if value == value and abs(value) != float("inf") \
+            else _bad(key, value)
+    if isinstance(value, str):
+        try:
+            return format(Decimal(value.strip()), "f")
+        except ArithmeticError:
+            pass
+    return _bad(key, value)
+
+
+def _bad(key: str, value: Any) -> str:
+    raise UpstreamDataError(f"v2 {key!r} should be a number, got {value!r:.40}")
+
+
+def boolean(container: Mapping[str, Any], key: str) -> str | None:
+    """A JSON boolean as v1's words ``true`` / ``false``."""
+    value = container.get(key)
+    if value is None:
+        return None
+    if value is True or value is False:
+        return "true" if value else "false"
+    raise UpstreamDataError(f"v2 {key!r} should be true or false, got {type(value).__name__}")
 
 
 def records(items: Any, what: str) -> list[Mapping[str, Any]]:

@@ -45,7 +45,7 @@ class UpstreamUnavailable(Exception):
         self.maybe_created = maybe_created
 
     def __str__(self) -> str:
-        return self.message  # the message as it is now, with any note added after raising
+        return self.message
 
 
 class UpstreamTimeout(UpstreamUnavailable):
@@ -77,9 +77,6 @@ class Answer:
         # Page numbers are computed here, never taken from the Link URL: the link only says
         # whether another page exists.
         return 'rel="next"' in self.headers.get("Link", "")
-
-
-MAYBE_CREATED = ("; the task may have been created, so check before sending it again")
 
 
 class Upstream:
@@ -165,7 +162,6 @@ class Upstream:
                 if method == "POST" and sent and (isinstance(failure, UpstreamUnavailable)
                                                   or failure.status >= 500):
                     failure.maybe_created = True
-                    failure.message += MAYBE_CREATED
                 raise
             self.rate_limits.update(token, answer.headers)
             return answer

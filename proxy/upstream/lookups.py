@@ -1,81 +1,71 @@
-"""Cached look-ups the translation needs, per upstream token: the caller's time zone,
-usernames → user ids, and category names → ids.
+"""Cached look-ups: the v2 lists translation reads names in (users, categories, milestones, ...),
+kept per upstream token with a TTL (decision P3).
 
-Each is cached with a TTL. A name that is missing from a cached map is looked up again once
-(users can be renamed and categories added) before the request is refused.
+Which v2 path each look-up reads is declared in `proxy/resources/lookups.py` and handed in;
+how a name matches is the translation's rule. This module only fetches and caches: a list is
+read once for all concurrent callers, and `refresh=True` reads it again (a name that was not in
+a cached list gets one fresh read before the request is refused).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from ..translate import users
 from .cache import TtlCache
 from .client import Upstream, UpstreamUnavailable
 
 
+class Source(Protocol):
+    path: str
+    key: str
+    ttl: str
+    paged: bool
+    single: bool
+
+
 class Lookups:
-    def __init__(self, upstream: Upstream, *, users_ttl: float, categories_ttl: float,
-                 timezone_ttl: float, timezone_override: str = ""):
+    def __init__(self, upstream: Upstream, sources: Mapping[str, Source], ttls: Mapping[str, float], *,
+                 page_size: int, max_pages: int):
         self._upstream = upstream
-        self.zone_override = ZoneInfo(timezone_override) if timezone_override else None
-        self.current_users: TtlCache[dict[str, Any]] = TtlCache(timezone_ttl)
-        self.users: TtlCache[list[dict[str, Any]]] = TtlCache(users_ttl)
-        self.categories: TtlCache[list[dict[str, Any]]] = TtlCache(categories_ttl)
+        self._sources = dict(sources)
+        self._page_size = page_size
+        self._max_pages = max_pages
+        self.caches: dict[str, TtlCache[Any]] = {name: TtlCache(ttls[source.ttl])
+                                                  for name, source in self._sources.items()}
 
-    async def zone(self, token: str) -> ZoneInfo:
-        """The zone that dueTime is read and written in: the calling user's, or the override."""
-        if self.zone_override is not None:
-            return self.zone_override
-        user = self.current_users.fresh(token) or await self.current_user(token)
-        name = user.get("timezone")
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise UpstreamUnavailable(f"the upstream gave the current user an unknown time zone {name!r}") from None
+    def configure(self, ttls: Mapping[str, float]) -> None:
+        """New TTLs (SIGHUP); cached values keep the expiry they were given."""
+        for name, source in self._sources.items():
+            self.caches[name].ttl = ttls[source.ttl]
 
-    async def current_user(self, token: str) -> dict[str, Any]:
-        """The user behind the token (GET /api/v2/users/current), cached."""
-        async def load() -> dict[str, Any]:
-            answer = await self._upstream.call("GET", "/api/v2/users/current", token)
-            user = answer.data.get("user") if isinstance(answer.data, dict) else None
-            if not isinstance(user, dict):
-                raise UpstreamUnavailable("the upstream answer to GET /api/v2/users/current has no user")
-            return user
-        return await self.current_users.get(token, load)
+    def fresh(self, name: str, token: str) -> Any:
+        """The cached value when present and fresh, without awaiting (the hot path)."""
+        return self.caches[name].fresh(token)
 
-    async def user_list(self, token: str, *, refresh: bool = False) -> list[dict[str, Any]]:
-        async def load() -> list[dict[str, Any]]:
-            answer = await self._upstream.call("GET", "/api/v2/users", token)
-            users = answer.data.get("users") if isinstance(answer.data, dict) else None
-            if not isinstance(users, list):
-                raise UpstreamUnavailable("the upstream answer to GET /api/v2/users has no 'users' list")
-            return users
-        return await self.users.get(token, load, refresh=refresh)
+    async def get(self, name: str, token: str, *, refresh: bool = False) -> Any:
+        """The look-up's value for this token: a list of v2 objects, or one object (`caller`)."""
+        source = self._sources[name]
+        return await self.caches[name].get(token, lambda: self._load(source, token), refresh=refresh)
 
-    async def category_list(self, token: str, *, refresh: bool = False) -> list[dict[str, Any]]:
-        return await self.categories.get(
-            token, lambda: self._upstream.get_all("/api/v2/categories", token, "categories"),
-            refresh=refresh)
-
-    async def owner_ids(self, token: str, wanted: str, resolves: Resolves) -> dict[str, int]:
-        """username -> id; looked up again once when `wanted` does not resolve."""
-        return await _map_with_refresh(self.user_list, token, users.owner_ids, wanted, resolves)
-
-    async def category_ids(self, token: str, wanted: str, resolves: Resolves) -> dict[str, int]:
-        """category name -> id; looked up again once when `wanted` does not resolve."""
-        return await _map_with_refresh(self.category_list, token, users.category_ids, wanted, resolves)
-
-
-# How a name is matched is a translation rule; the caller passes it in (translate.lookup_id).
-Resolves = Callable[[str, Mapping[str, int]], Any]
-
-
-async def _map_with_refresh(fetch: Callable[..., Any], token: str,
-                            as_map: Callable[[list[dict[str, Any]]], dict[str, int]], wanted: str,
-                            resolves: Resolves) -> dict[str, int]:
-    mapping = as_map(await fetch(token))
-    if resolves(wanted, mapping) is None:
-        mapping = as_map(await fetch(token, refresh=True))
-    return mapping
+    async def _load(self, source: Source, token: str) -> Any:
+        if source.single:
+            answer = await self._upstream.call("GET", source.path, token)
+            item = answer.data.get(source.key) if isinstance(answer.data, dict) else None
+            if not isinstance(item, dict):
+                raise UpstreamUnavailable(f"the upstream answer to GET {source.path} has no {source.key!r} object",
+                                          transient=False)
+            return item
+        items: list[Any] = []
+        for page in range(1, self._max_pages + 1):
+            params = {"page": str(page), "perPage": str(self._page_size)} if source.paged else None
+            answer = await self._upstream.call("GET", source.path, token, params=params)
+            found = answer.data.get(source.key) if isinstance(answer.data, dict) else None
+            if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+                raise UpstreamUnavailable(f"the upstream answer to GET {source.path} has no {source.key!r} "
+                                          "list of objects", transient=False)
+            items.extend(found)
+            if not (source.paged and answer.has_next_page):
+                return items
+        raise UpstreamUnavailable(f"GET {source.path} has more than {self._max_pages} pages; the proxy "
+                                  "reads no more ([upstream] max_pages)", transient=False)

@@ -1,5 +1,5 @@
-"""The v1 document layer's front door: pick XML or JSON from the HTTP headers, then decode or
-encode with ``xml_codec`` / ``json_codec``. Pure functions: no I/O, no network.
+"""The v1 document layer's front door: pick XML or JSON from the HTTP headers (decision P2),
+then decode or encode with ``xml_codec`` / ``json_codec``. Pure functions: no I/O, no network.
 
 Formats (v1 rules: "requests are treated as XML unless overridden")
 
@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import json_codec, xml_codec
 from .documents import DEFAULT_MAX_BYTES, UnsupportedMediaType
 
 __all__ = [
     "XML", "JSON", "CONTENT_TYPES", "request_format", "response_format", "content_type",
-    "decode_task", "encode_task", "encode_tasks", "encode_users", "encode_categories", "encode_error",
+    "decode", "decode_list", "encode", "encode_list", "encode_error",
 ]
 
 XML = "xml"
@@ -111,45 +112,39 @@ def content_type(fmt: str) -> str:
     return CONTENT_TYPES[fmt]
 
 
-def decode_task(body: bytes, content_type: str | None = None, *,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, str]:
-    """A v1 task request body (XML or JSON, by ``Content-Type``) -> neutral task dict.
-
-    Raises :class:`~.documents.DocumentError` (400, 413, 415) and nothing else for any body.
-    """
+def decode(body: bytes, content_type: str | None, kinds: tuple[str, ...], *,
+           max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, dict[str, Any]]:
+    """A v1 request body (XML or JSON, by ``Content-Type``) whose root is one of ``kinds``
+    -> (root name, neutral record). Raises :class:`~.documents.DocumentError` (400, 413, 415)
+    and nothing else for any body."""
     fmt, charset = request_format(content_type)
     if fmt == JSON:
-        return json_codec.decode_task(body, max_bytes=max_bytes)
-    return xml_codec.decode_task(body, charset=charset, max_bytes=max_bytes)
+        return json_codec.decode(body, kinds, max_bytes=max_bytes)
+    return xml_codec.decode(body, kinds, charset=charset, max_bytes=max_bytes)
 
 
-def encode_task(task: Mapping[str, object], fmt: str = XML) -> bytes:
-    """Neutral task dict -> ``<task>`` or ``{"task": {...}}``."""
-    return json_codec.encode_task(task) if fmt == JSON else xml_codec.encode_task(task)
-
-
-def encode_tasks(tasks: Iterable[Mapping[str, object]], fmt: str = XML, *,
-                 always_list: bool = False) -> bytes:
-    """Neutral task dicts -> ``<tasks size="N">`` or ``{"tasks": {"@size": "N", ...}}``.
-    ``always_list`` (JSON only): write ``"task"`` as an array even for 0 or 1 task."""
+def decode_list(body: bytes, content_type: str | None, kinds: tuple[str, ...], *,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, list[tuple[str, Any]]]:
+    """A v1 list document -> (root name, (element name, record or text) items)."""
+    fmt, charset = request_format(content_type)
     if fmt == JSON:
-        return json_codec.encode_tasks(tasks, always_list=always_list)
-    return xml_codec.encode_tasks(tasks)
+        return json_codec.decode_list(body, kinds, max_bytes=max_bytes)
+    return xml_codec.decode_list(body, kinds, charset=charset, max_bytes=max_bytes)
 
 
-def encode_users(users: Iterable[Mapping[str, object]], fmt: str = XML, *,
-                 always_list: bool = False) -> bytes:
-    """Neutral user dicts -> ``<users>`` or ``{"users": {"user": ...}}``."""
+def encode(root: str, record: Mapping[str, Any], fmt: str = XML, *, always_list: bool = False) -> bytes:
+    """A neutral record -> the ``<root>`` document, or ``{"root": {...}}``."""
     if fmt == JSON:
-        return json_codec.encode_users(users, always_list=always_list)
-    return xml_codec.encode_users(users)
+        return json_codec.encode(root, record, always_list=always_list)
+    return xml_codec.encode(root, record)
 
 
-def encode_categories(names: Iterable[str], fmt: str = XML, *, always_list: bool = False) -> bytes:
-    """Category names -> ``<taskCategories>`` or ``{"taskCategories": {"taskCategory": ...}}``."""
+def encode_list(root: str, items: Iterable[tuple[str, Any]], fmt: str = XML, *,
+                always_list: bool = False, item: str | None = None) -> bytes:
+    """(element name, record or text) items -> ``<root size="N">`` or ``{"root": {"@size": ...}}``."""
     if fmt == JSON:
-        return json_codec.encode_categories(names, always_list=always_list)
-    return xml_codec.encode_categories(names)
+        return json_codec.encode_list(root, items, always_list=always_list, item=item)
+    return xml_codec.encode_list(root, items)
 
 
 def encode_error(message: str, fmt: str = XML) -> bytes:

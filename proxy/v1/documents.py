@@ -1,13 +1,15 @@
-"""What the v1 documents hold, the limits on request bodies, and the errors the codecs raise.
+"""The limits on v1 request bodies, the errors the codecs raise, and XML text escaping.
 
-The *neutral form* every codec in this package produces and consumes:
+The *neutral form* every codec in this package produces and consumes is a record: a ``dict``
+from v1 element names to values, in document order, where a value is
 
-* one task is a ``dict[str, str]`` from v1 element names (``TASK_FIELDS``) to their text,
-  in document order, e.g. ``{"id": "100", "description": "Meet", "partyId": "1"}``;
-* a task list is a ``list`` of those;
-* a user is a ``dict[str, str]`` keyed by ``USER_FIELDS``; a user list is a list of those;
-* task categories are a ``list[str]`` of names;
-* an error is its message, a ``str``.
+* ``str``: a leaf's text (``{"id": "100", "description": "Meet"}``);
+* ``dict``: a nested element (``"contacts": {...}``);
+* ``list``: an element that repeats (``"email": [{...}, {...}]``, ``"country": ["Brazil"]``);
+
+and a key ``"@name"`` is an attribute (``"@delete": "true"``). A list document is its root's
+attributes plus ``(element name, record or text)`` items, in order, since v1 lists may mix
+element names (``<parties>`` holds ``<person>`` and ``<organisation>``).
 
 Only the HTTP layer turns a :class:`DocumentError` into a response: ``status`` is the HTTP
 status to answer with and ``message`` the text for the v1 error body.
@@ -19,8 +21,6 @@ import re
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "MAX_DEPTH",
-    "TASK_FIELDS", "TASK_WRITABLE_FIELDS", "TASK_READ_ONLY_FIELDS", "USER_FIELDS",
-    "KINDS", "ROOTS",
     "DocumentError", "BadDocument", "DocumentTooLarge", "UnsupportedMediaType",
     "xml_safe", "first_non_xml_char", "as_text", "escape_text", "NEEDS_ESCAPE", "checked_body",
 ]
@@ -30,33 +30,8 @@ __all__ = [
 DEFAULT_MAX_BYTES = 1024 * 1024
 
 #: Deepest element nesting accepted in an XML body (the root is depth 1). The deepest
-#: legitimate v1 document is 3 levels (``tasks/task/id``).
+#: legitimate v1 document is 5 levels (``history/historyItem/attachments/attachment/id``).
 MAX_DEPTH = 8
-
-#: Writable children of ``<task>``, in the order the proxy writes them.
-TASK_WRITABLE_FIELDS: tuple[str, ...] = (
-    "description", "detail", "category", "dueDate", "dueDateTime", "owner",
-)
-#: Read-only children of ``<task>``. They are accepted in request bodies (clients such as
-#: capsulecrm-java PUT the whole object they read) and it is up to the translation layer to
-#: ignore them.
-TASK_READ_ONLY_FIELDS: tuple[str, ...] = (
-    "id", "partyId", "partyName", "opportunityId", "opportunityName", "caseId", "caseName",
-    "status", "createdOn", "updatedOn", "completedOn",
-)
-#: Every child ``<task>`` may have, in the order of the v1 documentation's example.
-TASK_FIELDS: tuple[str, ...] = (
-    "id", "description", "detail", "category", "dueDate", "dueDateTime", "owner",
-    "partyId", "partyName", "opportunityId", "opportunityName", "caseId", "caseName",
-    "status", "createdOn", "updatedOn", "completedOn",
-)
-#: Every child ``<user>`` may have (v1 ``GET /api/users``; v1 users had no ``id``).
-USER_FIELDS: tuple[str, ...] = ("username", "name", "currency", "timezone", "loggedIn", "partyId")
-
-#: The document kinds, each with its own schema in ``schemas/<kind>.xsd``.
-KINDS: tuple[str, ...] = ("task", "tasks", "users", "taskCategories", "error")
-#: Root element of each kind (the kind's name).
-ROOTS: dict[str, str] = {kind: kind for kind in KINDS}
 
 
 class DocumentError(Exception):

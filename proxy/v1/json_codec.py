@@ -1,38 +1,21 @@
-"""v1's JSON flavour <-> the neutral form (see ``documents.py``).
+"""v1's JSON flavour <-> the neutral form (``documents.py``).
 
-v1 answered JSON when asked (``Accept: application/json``) and read JSON request bodies
-(``Content-Type: application/json``). Its shapes were those of an XML-to-JSON mapping:
+v1's JSON was an XML-to-JSON mapping: ``{"task": {"id": "100", ...}}`` with every value a string;
+attributes as ``"@size"``; an element that repeats is an array, except that ONE element came out
+as a bare object (or string), and an empty list as ``{"tasks": {"@size": "0"}}``; a list that
+mixes element names groups them (``{"parties": {"@size": "3", "person": [...],
+"organisation": {...}}}``). The encoders do the same; ``always_list=True`` always writes arrays.
 
-* one task: ``{"task": {"id": "100", "description": "Meet", ...}}``, every value a string;
-* a list: ``{"tasks": {"@size": "2", "task": [{...}, {...}]}}``. A ONE-element list came out
-  as a bare object, ``{"tasks": {"@size": "1", "task": {...}}}``, and an empty one as
-  ``{"tasks": {"@size": "0"}}``. The encoders do the same by default; ``always_list=True``
-  makes them always write an array (``"task": []`` for an empty list, too);
-* categories: ``{"taskCategories": {"taskCategory": ["Call", "Email"]}}`` (same list rule;
-  empty: ``{"taskCategories": {}}``);
-* users: ``{"users": {"user": [{...}]}}`` (same list rule; empty: ``{"users": {}}``);
-* errors: ``{"message": "..."}``.
+Decoding obeys the XSDs without building XML (decision D3): the JSON is walked against
+``schemas.STRUCTURE`` and every leaf checked with ``schemas.SIMPLE_TYPES``, the same rules lxml
+applies to XML bodies, with the same messages (fields named ``"task"`` instead of ``<task>``):
 
-Decoding applies the same rules as XML bodies, by building the lxml element the XML would
-have produced and validating it against the same XSD, so both formats accept and refuse the
-same documents, and give the same messages (fields named ``"task"`` instead of ``<task>``):
-
-* size over ``max_bytes`` -> 413; empty body -> 400; a UTF-8 BOM is dropped; invalid UTF-8
-  -> 400; not JSON (including ``NaN``/``Infinity``, trailing data) -> 400; nesting too deep
-  for the parser -> 400;
-* the document must be an object with exactly the one key of its kind (``"task"``);
-* values must be strings. JSON integers are accepted and written in decimal (``"id": 100``
-  -> ``"100"``); ``null`` means the field is absent (the Ruby gem capsule_crm sent
-  ``"category": null``); booleans, fractions, arrays and objects are refused with a message
-  naming the field;
-* unknown keys -> 400 naming them all; a key given twice -> 400 (``"description" appears
-  twice in "task"``), duplicates are detected rather than silently last-wins;
-* text values are stripped of surrounding XML whitespace, like XML values; a character XML
-  cannot carry (e.g. ``\\u0001``) -> 400 naming the field.
-
-Encoding writes compact UTF-8 JSON with orjson; every value is a string; ``None`` and
-``""`` values are left out; characters XML cannot carry are removed as in XML output, so a
-record reads the same in both formats.
+* size over ``max_bytes`` -> 413; empty -> 400; a UTF-8 BOM is dropped; invalid UTF-8, not
+  JSON (``NaN`` and trailing data included), nesting too deep -> 400;
+* the document is an object with exactly one key, the root (errors: ``{"message": ...}``);
+* leaves are strings; integers are read in decimal; ``null`` means absent; booleans,
+  fractions, arrays (where the element does not repeat) and objects are 400 naming the field;
+* unknown keys and keys given twice -> 400 naming them; a character XML cannot carry -> 400.
 """
 
 from __future__ import annotations
@@ -42,19 +25,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from lxml import etree
 
 from .documents import (
-    DEFAULT_MAX_BYTES, TASK_FIELDS, USER_FIELDS,
-    NEEDS_ESCAPE, BadDocument, as_text, checked_body, escape_text, first_non_xml_char, xml_safe,
+    DEFAULT_MAX_BYTES, NEEDS_ESCAPE, BadDocument, as_text, checked_body, first_non_xml_char, xml_safe,
 )
-from .schemas import JSON_NAMES, STRUCTURE, validate
-from .xml_codec import PARSER, record, records, texts
+from .schemas import (JSON_NAMES, SIMPLE_TYPES, STRUCTURE, Decl, content_problems, expected_roots,
+                      join_messages, type_message)
+from .xml_codec import list_items
 
-__all__ = [
-    "decode_task", "decode_tasks", "decode_users", "decode_categories", "decode_error",
-    "encode_task", "encode_tasks", "encode_users", "encode_categories", "encode_error",
-]
+__all__ = ["decode", "decode_list", "encode", "encode_list", "encode_error"]
 
 _BOM = b"\xef\xbb\xbf"
 _WS = " \t\r\n"
@@ -102,211 +81,208 @@ def _load(body: bytes, max_bytes: int) -> Any:
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise BadDocument(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", reason="malformed") from None
+        raise BadDocument(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                          reason="malformed") from None
     except RecursionError:
         raise BadDocument("the JSON document is nested too deeply", reason="too_deep") from None
     except ValueError as exc:  # NaN/Infinity, integers with thousands of digits
         raise BadDocument(f"malformed JSON: {exc}", reason="malformed") from None
 
 
-def _scalar(key: str, value: object) -> str | None:
-    """The text of a leaf value, or None for null (absent)."""
-    kind = type(value)
-    if kind is str:
-        text = value.strip(_WS)
-    elif kind is int:
-        text = str(value)
-    elif value is None:
-        return None
-    else:
-        raise BadDocument(f'"{key}" must be a string, got {_what(value)}')
-    bad = first_non_xml_char(text)
-    if bad is not None:
-        raise BadDocument(f'"{key}" contains the character U+{ord(bad):04X}, which v1 documents cannot carry')
-    return text
+class _Walk:
+    """One document's walk: the neutral record, and every problem found on the way."""
 
+    def __init__(self) -> None:
+        self.problems: list[str] = []
 
-class _Shape:
-    """What the XSDs allow inside one element, arranged for quick lookups."""
+    def scalar(self, key: str, value: object) -> str | None:
+        """A leaf's text; None for null (absent) or a value that is no scalar (a problem)."""
+        kind = type(value)
+        if kind is str:
+            text = value.strip(_WS)
+        elif kind is int:
+            text = str(value)
+        elif value is None:
+            return None
+        else:
+            self.problems.append(f'"{key}" must be a string, got {_what(value)}')
+            return None
+        if NEEDS_ESCAPE.search(text) is not None:
+            bad = first_non_xml_char(text)
+            if bad is not None:
+                self.problems.append(f'"{key}" contains the character U+{ord(bad):04X}, '
+                                     "which v1 documents cannot carry")
+                return None
+        return text
 
-    __slots__ = ("allowed", "attributes", "repeatable", "complex")
+    def leaf(self, key: str, value: object, type_name: str, subject: str | None = None) -> str | None:
+        text = self.scalar(key, value)
+        if text is not None and not SIMPLE_TYPES[type_name](text):
+            subject = subject or JSON_NAMES.el(key)
+            self.problems.append(type_message(subject, type_name, text) or f"{subject} is not valid")
+            return None
+        return text
 
-    def __init__(self, tag: str):
-        self.allowed = frozenset(STRUCTURE.children.get(tag, ()))
-        self.attributes = frozenset(STRUCTURE.attributes.get(tag, {}))
-        self.repeatable = frozenset(c for p, c in STRUCTURE.repeatable if p == tag)
-        self.complex = frozenset(c for c in self.allowed if c in STRUCTURE.children)
-
-
-_SHAPES = {tag: _Shape(tag) for tag in STRUCTURE.children}
-
-
-def _escape_attribute(text: str) -> str:
-    return (escape_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;"))
-
-
-def _xml(tag: str, obj: _Object, out: list[str]) -> None:
-    """Append to ``out`` the XML text the members of a JSON object stand for.
-
-    Building text and parsing it once with the hardened parser is about twice as fast as
-    creating the lxml elements one by one, and yields exactly the tree an XML body would."""
-    shape = _SHAPES[tag]
-    head = len(out)
-    out.append("")                                         # the start tag, filled in below
-    attributes: dict[str, str] = {}
-    unknown: list[str] = []
-    for key, value in obj:
-        if key[:1] == "@":
-            name = key[1:]
-            if name not in shape.attributes:
-                unknown.append(key)
+    def record(self, tag: str, obj: _Object, decl: Decl) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: list[str] = []
+        for key, value in obj:
+            if key[:1] == "@":
+                name = key[1:]
+                if name not in decl.attributes:
+                    seen.append(key)          # reported as unknown below
+                    continue
+                if key in out:
+                    self.problems.append(f'"{key}" appears twice in "{tag}"')
+                    continue
+                text = self.leaf(key, value, decl.attributes[name], JSON_NAMES.attr(tag, name))
+                if text is not None:
+                    out[key] = text
                 continue
-            if name in attributes:
-                raise BadDocument(f'"{key}" appears twice in "{tag}"')
-            text = _scalar(key, value)
-            if text is not None:
-                attributes[name] = text
-            continue
-        if key not in shape.allowed:
-            unknown.append(key)
-            continue
-        items = value if type(value) is list and key in shape.repeatable else (value,)
-        if key in shape.complex:                           # e.g. "task" inside "tasks"
+            seen.append(key)
+            child = decl.children.get(key)
+            if child is None or (key in out and key not in decl.repeatable):
+                continue                      # unknown or repeated: reported below
+            items = value if type(value) is list and key in decl.repeatable else (value,)
             for item in items:
-                if item is None:
+                converted = self._child(key, item, child)
+                if converted is None:
                     continue
-                if not isinstance(item, _Object):
-                    raise BadDocument(f'"{key}" must be an object, got {_what(item)}')
-                _xml(key, item, out)
-        else:                                              # a leaf, e.g. "description"
-            for item in items:
-                kind = type(item)
-                if kind is str:
-                    text = item.strip(_WS)
-                elif kind is int:
-                    text = str(item)
-                elif item is None:
-                    continue
+                if key in decl.repeatable:
+                    out.setdefault(key, []).append(converted)
                 else:
-                    raise BadDocument(f'"{key}" must be a string, got {_what(item)}')
-                if NEEDS_ESCAPE.search(text) is not None:       # rare: check, then escape
-                    text = escape_text(_scalar(key, text))
-                out.append(f"<{key}>{text}</{key}>")
-    if unknown:
-        word = "fields" if len(unknown) > 1 else "field"
-        raise BadDocument(f"unknown {word} {', '.join(json.dumps(k) for k in unknown)} in \"{tag}\"")
-    attrs = "".join(f' {name}="{_escape_attribute(text)}"' for name, text in attributes.items())
-    out[head] = f"<{tag}{attrs}>"
-    out.append(f"</{tag}>")
+                    out[key] = converted
+        missing = [name for name in decl.required if name not in out]
+        if missing:
+            self.problems.append(f'"{tag}" must contain {", ".join(JSON_NAMES.el(n) for n in missing)}')
+        attributes_seen = [k for k in seen if k[:1] == "@"]
+        self.problems.extend(content_problems(tag, decl, [k for k in seen if k[:1] != "@"], JSON_NAMES))
+        if attributes_seen:
+            word = "fields" if len(attributes_seen) > 1 else "field"
+            self.problems.append(f"unknown {word} {', '.join(json.dumps(k) for k in attributes_seen)} in \"{tag}\"")
+        return out
+
+    def _child(self, key: str, item: object, child: Decl) -> Any:
+        if child.leaf_type is not None:
+            return self.leaf(key, item, child.leaf_type)
+        if item is None:
+            return None
+        if not isinstance(item, _Object):
+            self.problems.append(f'"{key}" must be an object, got {_what(item)}')
+            return None
+        return self.record(key, item, child)
 
 
-def _element(body: bytes, kind: str, max_bytes: int) -> etree._Element:
-    """Parse, map to the element the XML would give, validate: the root element."""
+def _document(body: bytes, kinds: tuple[str, ...], max_bytes: int) -> tuple[str, _Object, Decl]:
     data = _load(body, max_bytes)
     if not isinstance(data, _Object):
         raise BadDocument(f"expected a JSON object, got {_what(data)}")
-    out: list[str] = []
-    if kind == "error":                                    # {"message": "..."}, no wrapper
-        _xml(kind, data, out)
-    else:
-        keys = [key for key, _ in data]
-        if keys != [kind]:
-            if kind not in keys:
-                got = ", ".join(json.dumps(k) for k in keys) if keys else "an empty object"
-                raise BadDocument(f'expected a {{"{kind}": {{...}}}} document, got {got}')
-            if keys.count(kind) > 1:
-                raise BadDocument(f'"{kind}" appears {keys.count(kind)} times in the document')
-            extra = [json.dumps(k) for k in keys if k != kind]
-            raise BadDocument(f'unknown {"fields" if len(extra) > 1 else "field"} {", ".join(extra)} '
-                              f'beside "{kind}"')
-        value = data[0][1]
-        if not isinstance(value, _Object):
-            raise BadDocument(f'"{kind}" must be an object, got {_what(value)}')
-        _xml(kind, value, out)
-    try:
-        root = etree.fromstring("".join(out).encode("utf-8"), PARSER)
-    except (etree.LxmlError, ValueError) as exc:        # not expected: names and text are checked
-        raise BadDocument(f"cannot read the document: {exc}") from None
-    validate(root, kind, JSON_NAMES)
-    return root
+    if kinds == ("error",):                                # {"message": "..."}, no wrapper
+        return "error", data, STRUCTURE.roots["error"]
+    keys = [key for key, _ in data]
+    if len(keys) != 1 or keys[0] not in kinds:
+        wanted = " or ".join(f'{{"{kind}": {{...}}}}' for kind in kinds)
+        known = [k for k in keys if k in kinds]
+        if not known:
+            got = ", ".join(json.dumps(k) for k in keys) if keys else "an empty object"
+            raise BadDocument(f"expected a {wanted} document, got {got}")
+        if len(keys) != len(set(keys)):
+            raise BadDocument(f'"{known[0]}" appears {keys.count(known[0])} times in the document')
+        extra = [json.dumps(k) for k in keys if k not in kinds]
+        raise BadDocument(f'unknown {"fields" if len(extra) > 1 else "field"} {", ".join(extra) or "root"} '
+                          f'beside "{known[0]}"')
+    root, value = data[0]
+    if not isinstance(value, _Object):
+        raise BadDocument(f'"{root}" must be an object, got {_what(value)}')
+    return root, value, STRUCTURE.roots[root]
 
 
-# -- decoding --------------------------------------------------------------------------------
-
-def decode_task(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, str]:
-    """A v1 JSON ``{"task": {...}}`` request body -> neutral task dict (DocumentError on failure)."""
-    return record(_element(body, "task", max_bytes))
-
-
-def decode_tasks(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[dict[str, str]]:
-    """``{"tasks": {"@size": "N", "task": [...] | {...}}}`` -> list of neutral task dicts."""
-    return records(_element(body, "tasks", max_bytes), JSON_NAMES)
+def decode(body: bytes, kinds: tuple[str, ...], *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, dict[str, Any]]:
+    """A v1 JSON document with one of ``kinds`` as root -> (root name, neutral record)."""
+    root, obj, decl = _document(body, kinds, max_bytes)
+    walk = _Walk()
+    record = walk.record(root, obj, decl)
+    if walk.problems:
+        raise BadDocument(join_messages(walk.problems), reason="schema")
+    return root, record
 
 
-def decode_users(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[dict[str, str]]:
-    """``{"users": {"user": [...] | {...}}}`` -> list of neutral user dicts."""
-    return records(_element(body, "users", max_bytes), JSON_NAMES)
+def decode_list(body: bytes, kinds: tuple[str, ...], *,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, list[tuple[str, Any]]]:
+    """A v1 JSON list document -> (root name, items as (element name, record or text)).
+
+    The JSON form groups items by element name, so items of different names come out grouped."""
+    root, record = decode(body, kinds, max_bytes=max_bytes)
+    items = [(key, item) for key, value in record.items() if key[:1] != "@"
+             for item in (value if isinstance(value, list) else [value])]
+    return root, list_items(root, record.get("@size"), items, JSON_NAMES)
 
 
-def decode_categories(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
-    """``{"taskCategories": {"taskCategory": [...] | "..."}}`` -> list of names."""
-    return texts(_element(body, "taskCategories", max_bytes))
+# -- encoding ----------------------------------------------------------------------------------
 
-
-def decode_error(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """``{"message": "..."}`` -> the message."""
-    return texts(_element(body, "error", max_bytes))[0]
-
-
-# -- encoding --------------------------------------------------------------------------------
-
-_TASK_KEYS = frozenset(TASK_FIELDS)
-_USER_KEYS = frozenset(USER_FIELDS)
-
-
-def _clean(record_: Mapping[str, object], allowed: frozenset[str], tag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in record_.items():
-        if key not in allowed:
-            raise ValueError(f"{key!r} is not a field of {tag!r} in v1")
-        if type(value) is not str:
-            value = as_text(key, value)
-        if value:
-            out[key] = value
-    if first_non_xml_char("".join(out.values())) is not None:
-        out = {k: c for k, v in out.items() if (c := xml_safe(v))}
+def _clean(record: Mapping[str, Any], always_list: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    texts: list[str] = []
+    for key, value in record.items():
+        kind = type(value)
+        if kind is str:
+            if value:
+                out[key] = value
+                texts.append(value)
+        elif value is None:
+            continue
+        elif kind is dict or kind is list:
+            converted = _value(value, always_list)
+            if converted is not None:
+                out[key] = converted
+        else:
+            text = as_text(key, value)
+            if text:
+                out[key] = text
+    # One search over all the texts decides whether any needs cleaning (the usual answer: no).
+    if texts and first_non_xml_char("".join(texts)) is not None:
+        for key, value in list(out.items()):
+            if type(value) is str:
+                cleaned = xml_safe(value)
+                if cleaned:
+                    out[key] = cleaned
+                else:
+                    del out[key]
     return out
 
 
-def _listed(tag: str, items: list[Any], always_list: bool) -> dict[str, Any]:
-    if len(items) == 1 and not always_list:
-        return {tag: items[0]}
-    if items or always_list:
-        return {tag: items}
-    return {}
+def _value(value: Any, always_list: bool) -> Any:
+    if isinstance(value, dict):
+        return _clean(value, always_list)
+    if isinstance(value, list):
+        items = [converted for item in value if (converted := _value(item, always_list)) not in (None, "")]
+        if not items:
+            return [] if always_list else None
+        return items[0] if len(items) == 1 and not always_list else items
+    text = xml_safe(as_text("value", value) or "")
+    return text or None
 
 
-def encode_task(task: Mapping[str, object]) -> bytes:
-    """Neutral task dict -> ``{"task": {...}}``."""
-    return orjson.dumps({"task": _clean(task, _TASK_KEYS, "task")})
+def encode(root: str, record: Mapping[str, Any], *, always_list: bool = False) -> bytes:
+    """A neutral record -> ``{"root": {...}}``."""
+    return orjson.dumps({root: _clean(record, always_list)})
 
 
-def encode_tasks(tasks: Iterable[Mapping[str, object]], *, always_list: bool = False) -> bytes:
-    """Neutral task dicts -> ``{"tasks": {"@size": "N", "task": ...}}`` (see module docstring)."""
-    items = [_clean(task, _TASK_KEYS, "task") for task in tasks]
-    return orjson.dumps({"tasks": {"@size": str(len(items)), **_listed("task", items, always_list)}})
+def encode_list(root: str, items: Iterable[tuple[str, Any]], *, always_list: bool = False,
+                item: str | None = None) -> bytes:
+    """(element name, record or text) items -> ``{"root": {"@size": "N", "name": [...] | {...}}}``.
 
-
-def encode_users(users: Iterable[Mapping[str, object]], *, always_list: bool = False) -> bytes:
-    """Neutral user dicts -> ``{"users": {"user": ...}}``."""
-    items = [_clean(user, _USER_KEYS, "user") for user in users]
-    return orjson.dumps({"users": _listed("user", items, always_list)})
-
-
-def encode_categories(names: Iterable[str], *, always_list: bool = False) -> bytes:
-    """Category names -> ``{"taskCategories": {"taskCategory": ...}}`` (empty names left out)."""
-    items = [text for name in names if (text := xml_safe(as_text("taskCategory", name) or ""))]
-    return orjson.dumps({"taskCategories": _listed("taskCategory", items, always_list)})
+    With ``always_list``, ``item`` names the array an empty list still gets (``"task": []``)."""
+    groups: dict[str, list[Any]] = {item: []} if always_list and item else {}
+    count = 0
+    for tag, value in items:
+        count += 1
+        converted = _value(value, always_list)
+        groups.setdefault(tag, []).append(converted if converted is not None else {})
+    body: dict[str, Any] = {"@size": str(count)}
+    for tag, values in groups.items():
+        body[tag] = values[0] if len(values) == 1 and not always_list else values
+    return orjson.dumps({root: body})
 
 
 def encode_error(message: str) -> bytes:

@@ -52,14 +52,14 @@ def test_exit_statuses(tmp_path):
     assert run("usage", "--file", str(tmp_path / "none.json"))[0] == 1
 
 
-async def test_one_call_wires_both_routes_and_the_observer(aiohttp_client):
-    from proxy import migrate
+async def test_the_app_wires_both_routes_and_the_observer(aiohttp_client):
     from proxy.app import create_app
     from proxy.config import load_settings
-    from proxy.services import SERVICES
+    from proxy.keys import SERVICES
+    from proxy.migrate import explain, usage
     app = create_app(load_settings(environ={}), "http://127.0.0.1:9")
-    migrate.install(app)
-    migrate.install(app)                                   # idempotent
+    usage.install(app)
+    explain.install(app, create_app)                       # installing again changes nothing
     assert sum(type(o).__name__ == "UsageInventory" for o in app[SERVICES].observers) == 1
     client = await aiohttp_client(app)
     assert (await client.get("/_proxy/usage")).status == 200

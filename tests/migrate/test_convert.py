@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from proxy.migrate import convert as converting
-from proxy.translate import tasks as translate
-from proxy.v1 import json_codec, xml_codec
+from proxy.resources.task import TASK_SHAPE
+from proxy.translate import fields as engine
+from proxy.translate.fields import Context
+from tests.v1.codecs import json_codec, xml_codec
 
 from .helpers import TtyText, json_lines, run
 
@@ -22,7 +24,7 @@ ZONE = "Europe/London"
 
 def kept(task: dict[str, str]) -> dict[str, str]:
     """What a conversion keeps: the writable fields and the link."""
-    return {key: value for key, value in task.items() if key in translate.WRITABLE or key in LINKS}
+    return {key: value for key, value in task.items() if key in TASK_SHAPE.writable or key in LINKS}
 
 
 @pytest.fixture
@@ -90,11 +92,12 @@ def test_a_time_of_day_without_timezone_is_a_counted_error(v1_real):
 
 
 def test_convert_uses_the_proxys_translation(monkeypatch, v1_real, maps):
-    """No second copy of the rules: every task goes through translate.task_to_v2 / task_to_v1."""
+    """No second copy of the rules: every task goes through the engine's to_v2 / to_v1 over the
+    task's declaration."""
     seen: list[str] = []
-    real_v2, real_v1 = translate.task_to_v2, translate.task_to_v1
-    monkeypatch.setattr(translate, "task_to_v2", lambda *a, **k: seen.append("v2") or real_v2(*a, **k))
-    monkeypatch.setattr(translate, "task_to_v1", lambda *a, **k: seen.append("v1") or real_v1(*a, **k))
+    real_v2, real_v1 = engine.to_v2, engine.to_v1
+    monkeypatch.setattr(converting, "to_v2", lambda *a, **k: seen.append("v2") or real_v2(*a, **k))
+    monkeypatch.setattr(converting, "to_v1", lambda *a, **k: seen.append("v1") or real_v1(*a, **k))
     status, out, _ = run("convert", *maps, str(v1_real / "mattbeedle--all_tasks.json"))
     assert status == 0 and seen == ["v2"] * 4
     status, _, _ = run("convert", "--to", "v1", *maps, "-", stdin=out)
@@ -292,7 +295,7 @@ def test_no_progress_bar_for_a_single_file_even_at_a_terminal(tmp_path):
 def test_stored_links_is_a_separate_step_from_the_proxys_rules():
     v1 = {"description": "x", "dueDate": "2026-01-02T00:00:00Z", "partyId": "12", "partyName": "Ann"}
     maps = converting.Maps()
-    assert "party" not in translate.task_to_v2(v1, zone=converting._UTC, owner_ids={}, category_ids={}, creating=True)
+    assert "party" not in engine.to_v2(TASK_SHAPE, v1, Context(creating=True, zone_override=converting._UTC))
     assert converting.v1_to_v2(v1, zone=None, maps=maps)["party"] == {"id": 12}
     with pytest.raises(converting.TaskError, match="partyId must be a positive whole number"):
         converting.v1_to_v2({**v1, "partyId": "abc"}, zone=None, maps=maps)

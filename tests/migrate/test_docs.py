@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from proxy.v1.documents import TASK_FIELDS
+from tests.tables import TASK_FIELDS
 from tests.conftest import ROOT
 
 

@@ -156,7 +156,7 @@ async def real_upstream(aiohttp_server):
 @pytest.fixture
 async def proxy_with_explain(aiohttp_client, real_upstream):
     app = create_proxy_app(load_settings(environ={}), str(real_upstream.make_url("")).rstrip("/"))
-    explaining.install(app)                      # what the app owner wires
+    explaining.install(app, create_proxy_app)    # what the app owner wires
     return await aiohttp_client(app)
 
 

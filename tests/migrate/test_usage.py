@@ -229,7 +229,7 @@ async def test_install_serves_the_inventory_and_saves_at_shutdown(aiohttp_client
     app = create_proxy_app(settings, "http://127.0.0.1:9")   # create_app installs the inventory
     inventory = usage.inventory_of(app)
     assert usage.install(app) is inventory                    # installing again changes nothing
-    from proxy.services import SERVICES
+    from proxy.keys import SERVICES
     assert inventory in app[SERVICES].observers
     client = await aiohttp_client(app)
     inventory(record())

@@ -41,7 +41,7 @@ def test_only_safe_keys_are_applied_live():
                                            "log": {"level": "debug"}})
     applied, restart = apply(services, new)
     assert sorted(applied) == ["cache.users_ttl", "log.level"] and restart == ["server.port"]
-    assert services.lookups.users.ttl == 5.0
+    assert services.lookups.caches["users"].ttl == 5.0
     assert services.settings.get("server", "port") == 8080   # needs a restart: unchanged
     assert services.settings.get("cache", "users_ttl") == 5.0
     assert "server.port" not in RELOADABLE

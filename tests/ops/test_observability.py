@@ -46,9 +46,9 @@ async def test_metrics_appear_after_requests(proxy):
     assert got[("capsule_proxy_upstream_requests_total",
                 (("method", "GET"), ("route", "/api/v2/tasks/{id}"), ("status", "200")))] == 2
     assert got[("capsule_proxy_rejected_documents_total", (("reason", "schema"),))] == 1
-    # The zone look-up ran once, then came from the cache.
-    assert got[("capsule_proxy_lookup_cache_misses_total", (("cache", "current_user"),))] == 1
-    assert got[("capsule_proxy_lookup_cache_hits_total", (("cache", "current_user"),))] == 1
+    # The owner's zone (the users list) was looked up once, then came from the cache.
+    assert got[("capsule_proxy_lookup_cache_misses_total", (("cache", "users"),))] == 1
+    assert got[("capsule_proxy_lookup_cache_hits_total", (("cache", "users"),))] == 1
     remaining = [value for (name, labels), value in got.items() if name == "capsule_proxy_rate_limit_remaining"]
     assert remaining and remaining[0] < 4000
     assert got[("capsule_proxy_circuit_open", ())] == 0
@@ -133,7 +133,7 @@ async def test_readiness_flips_when_the_upstream_goes_away(aiohttp_client, upstr
     proxy = await aiohttp_client(create_app(load_settings(environ={}), str(upstream.make_url("")).rstrip("/")))
     assert (await proxy.get("/readyz")).status == 200
     await upstream.close()
-    services = proxy.app[__import__("proxy.services", fromlist=["SERVICES"]).SERVICES]
+    services = proxy.app[__import__("proxy.keys", fromlist=["SERVICES"]).SERVICES]
     services.upstream.last_answer_at = float("-inf")   # the last answer is now long ago ...
     services.ready_checked_at = float("-inf")          # ... and the cached probe too
     response = await proxy.get("/readyz")
@@ -143,7 +143,7 @@ async def test_readiness_flips_when_the_upstream_goes_away(aiohttp_client, upstr
 
 async def test_readiness_reports_an_open_circuit(make_proxy):
     proxy = await make_proxy()
-    breaker = proxy.app[__import__("proxy.services", fromlist=["SERVICES"]).SERVICES].upstream.breaker
+    breaker = proxy.app[__import__("proxy.keys", fromlist=["SERVICES"]).SERVICES].upstream.breaker
     for _ in range(breaker.threshold):
         breaker.record_failure()
     response = await proxy.get("/readyz")

@@ -172,10 +172,10 @@ async def test_any_password_works_even_an_empty_one(proxy, recorder, password):
 
 
 async def test_upstream_receives_the_token_as_bearer_on_every_call(proxy, recorder):
-    # Task 1 has a time of day, so the caller's zone is looked up too: both calls carry it.
+    # Task 1 has a time of day, so its owner's zone is looked up too: both calls carry it.
     response = await proxy.get("/api/task/1", headers=basic("tok-sofia"))
     assert response.status == 200, await response.text()
-    assert recorder.paths() == ["/api/v2/tasks/1", "/api/v2/users/current"]
+    assert recorder.paths() == ["/api/v2/tasks/1", "/api/v2/users"]
     assert recorder.authorizations == ["Bearer tok-sofia", "Bearer tok-sofia"]
 
 

@@ -26,7 +26,7 @@ from proxy.app import create_app as create_proxy_app
 from proxy.config import load_settings
 from proxy.emulator.app import create_app as create_emulator_app
 from proxy.emulator.seed import parse_seed
-from proxy.v1.documents import TASK_FIELDS, TASK_WRITABLE_FIELDS
+from tests.tables import TASK_FIELDS, TASK_WRITABLE_FIELDS
 
 from .conftest import basic
 

@@ -65,13 +65,10 @@ HOSTILE_XML = {
     "overlong UTF-8 for <": b"<task><description>\xc0\xbc!DOCTYPE</description>" + TAIL.encode(),
     "UTF-16 without declaration or BOM": ("<task><description>x</description>" + TAIL).encode("utf-16-le"),
     "UTF-16 big-endian without BOM": ("<task><description>x</description>" + TAIL).encode("utf-16-be"),
-    "UTF-16 with BOM": ("<task><description>x</description>" + TAIL).encode("utf-16"),
     "UTF-16 doctype": ('<!DOCTYPE task [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
                        "<task><description>&xxe;</description>" + TAIL).encode("utf-16"),
     "UTF-7 declared": b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE task+AD4-'
                       b"<task><description>x</description>" + TAIL.encode(),
-    "UTF-32 declared": b'<?xml version="1.0" encoding="UTF-32"?><task><description>x</description>'
-                       + TAIL.encode(),
     "NUL byte": b"<task><description>x\x00y</description>" + TAIL.encode(),
     "undefined entity": b"<task><description>&xxe;</description>" + TAIL.encode(),
     "huge character reference": b"<task><description>&#99999999999;</description>" + TAIL.encode(),
@@ -120,7 +117,7 @@ async def test_hostile_xml_is_refused_quickly_and_never_sent(proxy, recorder, na
 
 
 @pytest.mark.parametrize("name", ["xxe file", "billion laughs", "quadratic blowup", "deep nesting",
-                                  "invalid UTF-8", "UTF-16 with BOM"])
+                                  "invalid UTF-8", "UTF-16 doctype"])
 async def test_hostile_xml_errors_come_as_json_when_asked(proxy, recorder, name):
     await refused(proxy, "POST", "/api/task", HOSTILE_XML[name], XML, as_json=True)
     assert recorder.calls == []
@@ -149,8 +146,7 @@ async def test_an_external_dtd_is_never_fetched(proxy, upstream, recorder):
     assert recorder.calls == []
 
 
-@pytest.mark.parametrize("charset", ["utf-16", "utf-16le", "utf-32", "utf-7", "ebcdic-cp-us", "cp037",
-                                     "x-no-such-charset"])
+@pytest.mark.parametrize("charset", ["utf-7", "ebcdic-cp-us", "cp037", "x-no-such-charset"])
 async def test_unsupported_charsets_are_415(proxy, recorder, charset):
     body = ("<task><description>x</description>" + TAIL).encode("utf-16" if "16" in charset else "ascii")
     status, message = await refused(proxy, "POST", "/api/task", body,

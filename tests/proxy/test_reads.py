@@ -39,10 +39,11 @@ async def test_show_task_xml(proxy):
     assert all(value for value in task.values()), "no empty elements"
 
 
-async def test_due_time_is_read_in_the_requesting_users_zone(proxy):
-    # The same stored wall time (15:00) read by sofia (Europe/Rome, CET in December).
-    task = xml_task(await (await get(proxy, "/api/task/1", SOFIA)).read())
-    assert task["dueDateTime"] == "2026-12-01T14:00:00Z"
+async def test_due_time_is_read_in_the_owners_zone_whoever_reads_it(proxy):
+    # Task 1 is phillip's (America/New_York), due 15:00 his time: one instant for every reader (P1).
+    for reader in (PHILLIP, SOFIA):
+        task = xml_task(await (await get(proxy, "/api/task/1", reader)).read())
+        assert task["dueDateTime"] == "2026-12-01T20:00:00Z"
 
 
 async def test_timezone_override_replaces_the_users_zone(make_proxy):
@@ -62,7 +63,7 @@ async def test_date_only_task_and_opportunity_link(proxy):
 async def test_kase_link_becomes_case_elements(proxy):
     task = xml_task(await (await get(proxy, "/api/task/3")).read())
     assert (task["caseId"], task["caseName"]) == ("1", "Invoicing")
-    assert task["dueDateTime"] == "2026-11-30T14:30:00Z"  # 09:30 EST
+    assert task["dueDateTime"] == "2026-11-30T08:30:00Z"  # 09:30 in Rome: sofia owns it
 
 
 async def test_show_task_json(proxy):
@@ -107,7 +108,7 @@ async def test_categories_xml_and_json(proxy):
     assert root.tag == "taskCategories"
     assert [c.text for c in root] == ["Call", "Email", "Follow-up", "Meeting"]
     body = await (await get(proxy, "/api/task/categories", {**PHILLIP, **JSON})).json()
-    assert body == {"taskCategories": {"taskCategory": ["Call", "Email", "Follow-up", "Meeting"]}}
+    assert body == {"taskCategories": {"@size": "4", "taskCategory": ["Call", "Email", "Follow-up", "Meeting"]}}
 
 
 async def test_healthz_and_readyz(proxy):

@@ -395,14 +395,14 @@ async def test_wrongly_typed_users_and_categories_are_502(fake_proxy, path, body
     await error_message(await proxy.get(path, headers=PHILLIP), 502)
 
 
-async def test_an_unknown_time_zone_for_the_caller_is_502(fake_proxy, fake_recorder):
+async def test_an_unknown_time_zone_for_the_owner_is_502(fake_proxy, fake_recorder):
     async def v2(request):
-        if request.path == "/api/v2/users/current":
-            return json_answer({"user": {"id": 1, "username": "phillip", "timezone": "Mars/Olympus"}})
+        if request.path == "/api/v2/users":
+            return json_answer({"users": [{"id": 1, "username": "phillip", "timezone": "Mars/Olympus"}]})
         return json_answer({"task": v2_task(dueTime="10:00:00")})
     proxy = await fake_proxy(v2)
     await error_message(await proxy.get("/api/task/1", headers=PHILLIP), 502)
-    assert fake_recorder.paths() == ["/api/v2/tasks/1", "/api/v2/users/current"]
+    assert fake_recorder.paths() == ["/api/v2/tasks/1", "/api/v2/users"]
 
 
 async def test_an_answer_over_the_size_bound_is_502(fake_proxy, monkeypatch):

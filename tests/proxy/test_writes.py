@@ -68,8 +68,8 @@ async def test_create_with_owner_and_category_lookups(proxy, v2):
         description="Meet", dueDateTime="2026-01-10T09:00:00Z", owner="sofia", category="meeting"))
     task = await v2_task(v2, created_id(response, proxy))
     assert task["owner"]["id"] == 2 and task["category"]["name"] == "Meeting"
-    # The zone is the requesting user's (phillip, New York), not the owner's.
-    assert task["dueTime"] == "04:00:00"
+    # The zone is the owner's (sofia, Rome), not the caller's (P1).
+    assert task["dueTime"] == "10:00:00"
 
 
 async def test_create_task_json(proxy, v2):
@@ -204,7 +204,7 @@ async def test_steady_state_create_makes_no_lookup_calls(proxy, recorder):
     body = task_xml(description="Meet", dueDateTime="2026-01-10T09:00:00Z", owner="sofia", category="Meeting")
     await post(proxy, "/api/task", body)
     cold = recorder.paths()
-    assert "/api/v2/users/current" in cold and "/api/v2/users" in cold
+    assert "/api/v2/users" in cold and "/api/v2/users/current" not in cold   # the owner's zone
     assert any(path.startswith("/api/v2/categories") for path in cold)
     recorder.clear()
     await post(proxy, "/api/task", body)

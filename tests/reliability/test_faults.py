@@ -26,7 +26,7 @@ from lxml import etree
 
 from proxy.app import create_app
 from proxy.config import load_settings
-from proxy.services import SERVICES
+from proxy.keys import SERVICES
 from proxy.upstream.client import Upstream
 from proxy.upstream.resilience import RetryPolicy
 

@@ -14,7 +14,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from proxy.translate.dates import format_utc
-from proxy.translate.tasks import task_to_v1, task_to_v2
+from proxy.resources.task import TASK_SHAPE
+from proxy.translate.fields import Context, to_v1, to_v2
+
+
+def task_to_v2(v1, *, zone, owner_ids, category_ids, creating):
+    lists = {"users": [{"id": i, "username": n} for n, i in owner_ids.items()],
+             "categories": [{"id": i, "name": n} for n, i in category_ids.items()]}
+    return to_v2(TASK_SHAPE, v1, Context(creating=creating, lists=lists, zone_override=zone))
+
+
+def task_to_v1(v2, *, zone):
+    return to_v1(TASK_SHAPE, v2, Context(zone_override=zone))
 
 ZONE_NAMES = sorted(available_timezones())
 # Zones with DST in both hemispheres, 30- and 120-minute steps, midnight transitions, negative DST.

@@ -1,4 +1,4 @@
-"""The task resource: v1 neutral dict -> v2 body, v2 task -> v1 neutral dict, and the list helpers."""
+"""The task resource: v1 neutral dict -> v2 body, v2 task -> v1 neutral dict, and the list plan."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from proxy.resources.task import TASK as TASK_FAMILY, TASK_SHAPE, list_status, plan_tasks
 from proxy.translate.errors import InvalidField
-from proxy.translate.tasks import (link_for_parent, list_status_filter, lookup_id, lookups_needed,
-                                   matches_filters, names_to_resolve, parent_matches,
-                                   resolve_category, resolve_owner, status_change, task_to_v1,
-                                   task_to_v2, tasks_to_v1)
+from proxy.translate.fields import Context, NameIndex, UnknownName, needs, resolve
+from proxy.translate.fields import to_v1 as engine_to_v1
+from proxy.translate.fields import to_v2 as engine_to_v2
 
 NY = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
@@ -19,8 +19,39 @@ OWNERS = {"phillip": 1, "a.user": 2, "Jane.Doe": 3}
 CATEGORIES = {"Call": 10, "Meeting": 11, "Follow-up": 12}
 
 
-def to_v2(v1, creating=True, zone=NY, owners=OWNERS, categories=CATEGORIES):
-    return task_to_v2(v1, zone=zone, owner_ids=owners, category_ids=categories, creating=creating)
+def users(ids: dict[str, int]) -> list[dict]:
+    return [{"id": ident, "username": name, "timezone": "America/New_York"} for name, ident in ids.items()]
+
+
+def categories(ids: dict[str, int]) -> list[dict]:
+    return [{"id": ident, "name": name} for name, ident in ids.items()]
+
+
+def to_v2(v1, creating=True, zone=NY, owners=OWNERS, categories_=CATEGORIES):
+    ctx = Context(creating=creating, lists={"users": users(owners), "categories": categories(categories_)},
+                  zone_override=zone)
+    return engine_to_v2(TASK_SHAPE, v1, ctx)
+
+
+def task_to_v1(v2, zone):
+    return engine_to_v1(TASK_SHAPE, v2, Context(zone_override=zone))
+
+
+def tasks_to_v1(v2_tasks, zone):
+    return [task_to_v1(task, zone) for task in v2_tasks]
+
+
+def resolve_category(name, ids):
+    return resolve(Context(lists={"categories": categories(ids)}), "category", name, "categories", "name",
+                   "task category", "/api/task/categories")
+
+
+def resolve_owner(name, ids):
+    return resolve(Context(lists={"users": users(ids)}), "owner", name, "users", "username", "user", "/api/users")
+
+
+def lookup_id(name, ids):
+    return NameIndex(categories(ids), "name").find(name)
 
 
 def invalid(v1, creating=True, **kwargs) -> InvalidField:
@@ -62,7 +93,6 @@ def test_create_from_the_philipbrown_request_fixture(shared):
      "dueDateTime", ["both given"]),
     ({"description": "x", "dueDate": ""}, "dueDate", ["cannot be empty"]),
     ({"description": "x", "dueDateTime": " "}, "dueDateTime", ["cannot be empty"]),
-    ({"description": "x", "dueDate": "2012-02-24", "colour": "red"}, "colour", ["<colour>"]),
 ])
 def test_create_errors(v1, field, words):
     error = invalid(v1)
@@ -170,19 +200,23 @@ def test_several_case_insensitive_matches_are_ambiguous():
     assert caught.value.field == "category"
     assert "several" in caught.value.message and "CALL, Call" in caught.value.message
     assert lookup_id("cAll", {"Call": 2, "CALL": 3}) is None
+    with pytest.raises(UnknownName) as unknown:
+        resolve_category("Lunch", {"Call": 2})
+    assert unknown.value.lookup == "categories"       # the HTTP layer reads that list once more
 
 
 def test_casefold_matching():
     assert resolve_owner("STRASSE", {"straße": 9}) == 9
 
 
-def test_lookups_needed_and_names_to_resolve():
+def test_the_look_ups_a_document_needs():
+    create, update = Context(creating=True), Context()
     v1 = {"description": "x", "owner": " Phillip ", "category": "", "dueDate": "2012-02-24"}
-    assert lookups_needed(v1) == {"owner"}
-    assert names_to_resolve(v1) == {"owner": "Phillip"}
-    assert lookups_needed({"category": "Call", "owner": "a"}) == {"owner", "category"}
-    assert lookups_needed({"description": "x"}) == set()
-    assert lookup_id("Phillip", OWNERS) == 1 and lookup_id("bob", OWNERS) is None
+    assert needs(TASK_SHAPE, v1, create) == {"users"}          # a blank category needs no look-up
+    assert needs(TASK_SHAPE, {"category": "Call", "owner": "a"}, update) == {"users", "categories"}
+    assert needs(TASK_SHAPE, {"description": "x", "dueDate": "2012-02-24"}, create) == set()  # P1
+    assert needs(TASK_SHAPE, {"description": "x", "dueDateTime": "2012-02-24T10:00:00Z"}, create) == {"caller"}
+    assert lookup_id("Meeting", CATEGORIES) == 11 and lookup_id("bob", CATEGORIES) is None
 
 
 # --- v2 -> v1 ---
@@ -297,43 +331,20 @@ def test_open_task_has_no_completed_on():
     assert "completedOn" not in task_to_v1({"id": 1, "status": "OPEN", "completedAt": None}, zone=NY)
 
 
-# --- parents ---
+# --- parents: v2 has no per-parent task list, so the plan keeps the parent's tasks ---
 
-@pytest.mark.parametrize("kind, raw, body", [
-    ("party", 7, {"party": {"id": 7}}),
-    ("party", "7", {"party": {"id": 7}}),
-    ("opportunity", "12", {"opportunity": {"id": 12}}),
-    ("kase", "3", {"kase": {"id": 3}}),
-])
-def test_link_for_parent(kind, raw, body):
-    assert link_for_parent(kind, raw) == body
+def keep(query=None, parent=None, owners=OWNERS, categories_=CATEGORIES):
+    ctx = Context(lists={"users": users(owners), "categories": categories(categories_)})
+    return plan_tasks(query or {}, parent, ctx).keep
 
 
-@pytest.mark.parametrize("kind, raw, field", [
-    ("party", "1,2", "partyId"),    # would be a v2 batch call
-    ("party", "0", "partyId"),
-    ("opportunity", "-1", "opportunityId"),
-    ("kase", "abc", "caseId"),
-    ("kase", "３", "caseId"),
-    ("party", "9" * 5000, "partyId"),
-])
-def test_bad_parent_ids(kind, raw, field):
-    with pytest.raises(InvalidField) as caught:
-        link_for_parent(kind, raw)
-    assert caught.value.field == field and repr(raw)[:10] in caught.value.message
-
-
-def test_unknown_parent_kind_is_a_programming_error():
-    with pytest.raises(ValueError, match="not a task parent"):
-        link_for_parent("case", 1)
-
-
-def test_parent_matches():
+def test_parent_plan():
     task = {"id": 1, "party": {"id": 7, "type": "person"}, "opportunity": None}
-    assert parent_matches(task, "party", "7")
-    assert not parent_matches(task, "party", 8)
-    assert not parent_matches(task, "opportunity", 7)
-    assert not parent_matches(task, "kase", 7)
+    assert keep(parent=("party", 7))(task)
+    assert not keep(parent=("party", 8))(task)
+    assert not keep(parent=("opportunity", 7))(task)
+    assert not keep(parent=("kase", 7))(task)
+    assert keep() is None                                   # nothing to filter: the window is paged
 
 
 # --- lists and status ---
@@ -344,21 +355,21 @@ def test_parent_matches():
     ("OPEN,open", "open"), ("open,,completed,", "open,completed"), (",", "open"),
 ])
 def test_list_status_filter(raw, v2):
-    assert list_status_filter(raw) == v2
+    assert list_status(raw) == v2
+    assert plan_tasks({"status": raw} if raw is not None else {}, None, Context()).params == {"status": v2}
 
 
 @pytest.mark.parametrize("raw, bad", [("closed", "'closed'"), ("OPEN,done", "'done'"), ("ALL", "'ALL'")])
 def test_unknown_list_status(raw, bad):
     with pytest.raises(InvalidField) as caught:
-        list_status_filter(raw)
+        list_status(raw)
     assert caught.value.field == "status" and bad in caught.value.message
 
 
-def test_status_change():
-    assert status_change("complete") == {"status": "COMPLETED"}
-    assert status_change("reopen") == {"status": "OPEN"}
-    with pytest.raises(ValueError):
-        status_change("delete")
+def test_complete_and_reopen_are_declared_actions():
+    actions = {route.path: route.options["body"] for route in TASK_FAMILY.routes if route.op == "action"}
+    assert actions == {"/api/task/{id}/complete": {"status": "COMPLETED"},
+                       "/api/task/{id}/reopen": {"status": "OPEN"}}
 
 
 TASK = {"id": 1, "category": {"id": 11, "name": "Meeting"}, "owner": {"id": 1, "username": "phillip"}}
@@ -380,4 +391,20 @@ TASK = {"id": 1, "category": {"id": 11, "name": "Meeting"}, "owner": {"id": 1, "
     ({"id": 2}, None, None, True),
 ])
 def test_matches_filters(task, category, user, expected):
-    assert matches_filters(task, category, user) is expected
+    query = {key: value for key, value in (("category", category), ("user", user)) if value is not None}
+    kept = keep(query)
+    assert (kept is None or kept(task)) is expected
+
+
+@pytest.mark.parametrize("query", [{"user": "nobody"}, {"category": "Lunch"}, {"user": "Mixed.Case"}])
+def test_an_unknown_name_matches_nothing_without_a_scan(query):
+    with pytest.raises(UnknownName):
+        keep(query, owners=OWNERS | {"mixed.case": 4, "MIXED.CASE": 5})
+
+
+def test_filters_resolve_names_as_writes_do():
+    owners = OWNERS | {"Mixed.Case": 4, "mixed.case": 5}
+    mine = {"id": 1, "owner": {"id": 4, "username": "Mixed.Case"}}
+    theirs = {"id": 2, "owner": {"id": 5, "username": "mixed.case"}}
+    assert keep({"user": "Mixed.Case"}, owners=owners)(mine)
+    assert not keep({"user": "Mixed.Case"}, owners=owners)(theirs)   # exact name first (T4)

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import json
 
-from proxy.translate.users import category_ids, category_names, owner_ids, user_to_v1, users_to_v1
+from proxy.resources.directory import USER_SHAPE, category_name
+from proxy.translate.fields import Context, NameIndex, to_v1
+
+
+def users_to_v1(users, current_user_id=None):
+    ctx = Context(caller={"id": current_user_id} if current_user_id is not None else None)
+    return [to_v1(USER_SHAPE, user, ctx) for user in users]
+
+
+def user_to_v1(user):
+    return to_v1(USER_SHAPE, user, Context())
+
+
+def category_names(categories):
+    return [name for category in categories if (name := category_name(category))]
+
+
+def owner_ids(users):
+    return NameIndex(users, "username").ids
+
+
+def category_ids(categories):
+    return NameIndex(categories, "name").ids
 
 V2_USERS = [   # the v2 docs' list example, trimmed
     {"id": 1, "locale": "en_GB", "currency": "EUR", "status": "ACTIVE",

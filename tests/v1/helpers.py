@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.v1 import DocumentError
+from proxy.v1.documents import DocumentError
 
 FULL_TASK = {
     "id": "100",

@@ -12,7 +12,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from proxy.v1 import TASK_FIELDS, USER_FIELDS, DocumentError, codec, json_codec, xml_codec
+from proxy.v1.documents import DocumentError
+from tests.tables import TASK_FIELDS, USER_FIELDS
+
+from .codecs import codec, json_codec, xml_codec
 from proxy.v1.documents import xml_safe
 from proxy.v1.schemas import STRUCTURE
 
@@ -38,17 +41,20 @@ midnights = st.dates(min_value=date(1, 1, 1)).map(lambda d: f"{d.isoformat()}T00
 texts = st.text(xml_char, min_size=1, max_size=40).map(lambda t: t.strip(_WS)).filter(bool)
 booleans = st.sampled_from(["true", "false"])
 
-VALUES = {"Id": ids, "DateTime": instants, "DueDate": midnights, "Text": texts, "Name": texts,
-          "Boolean": booleans}
+VALUES = {"OptionalId": ids, "Id": ids, "Stamp": instants, "DueDate": midnights, "Text": texts,
+          "Name": texts, "Boolean": booleans}
 
 
 @st.composite
 def neutral_records(draw, fields: tuple[str, ...]) -> dict[str, str]:
     names = draw(st.permutations(fields))
     chosen = names[: draw(st.integers(0, len(names)))]
-    return {name: draw(VALUES[STRUCTURE.leaf_type[name]]) for name in chosen}
+    return {name: draw(VALUES[_LEAF_TYPES[name]]) for name in chosen}
 
 
+_LEAF_TYPES = {name: decl.leaf_type for root in ("task", "users") for name, decl in
+               (STRUCTURE.roots[root].children if root == "task" else
+                STRUCTURE.roots[root].children["user"].children).items()}
 neutral_tasks = neutral_records(TASK_FIELDS)
 neutral_users = neutral_records(USER_FIELDS)
 

@@ -9,7 +9,9 @@ import orjson
 import pytest
 from lxml import etree
 
-from proxy.v1 import TASK_FIELDS, json_codec, xml_codec
+from tests.tables import TASK_FIELDS
+
+from .codecs import json_codec, xml_codec
 
 from .helpers import rejects
 
@@ -53,14 +55,16 @@ def test_categories(v1_real: Path):
     raw = (v1_real / "mattbeedle--all_categories.json").read_bytes()
     names = json_codec.decode_categories(raw)
     assert names == ["Call", "Email", "Follow-up", "Meeting", "Milestone", "Send"]
-    assert orjson.loads(json_codec.encode_categories(names)) == orjson.loads(raw)
+    written = orjson.loads(json_codec.encode_categories(names))
+    assert written["taskCategories"].pop("@size") == "6"      # every list root carries its size
+    assert written == orjson.loads(raw)
     assert xml_codec.decode_categories(xml_codec.encode_categories(names)) == names
 
 
 def test_the_request_fixture_is_a_valid_request_body(v1_real: Path):
     raw = (v1_real / "philipbrown--post-task-request.json").read_bytes()
-    from proxy.v1 import decode_task
-    assert decode_task(raw, "application/json") == {"description": "Call customer",
+    from .codecs import codec
+    assert codec.decode_task(raw, "application/json") == {"description": "Call customer",
                                                     "dueDateTime": "2012-04-21T15:00:00Z"}
 
 

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from proxy.v1 import (
-    JSON, TASK_FIELDS, USER_FIELDS, XML, BadDocument, DocumentError, DocumentTooLarge,
-    UnsupportedMediaType, content_type, decode_task, request_format, response_format,
-)
-from proxy.v1.documents import KINDS
-from proxy.v1.schemas import SCHEMA_DIR, STRUCTURE, TYPE_RULES, schema_path
+from proxy.v1.codec import JSON, XML, content_type, request_format, response_format
+from proxy.v1.documents import BadDocument, DocumentError, DocumentTooLarge, UnsupportedMediaType
+from proxy.v1.schemas import KINDS, SCHEMA_DIR, SIMPLE_TYPES, STRUCTURE, TYPE_RULES, schema_path
+from tests.tables import TASK_FIELDS, USER_FIELDS
 
+from .codecs import codec
 from .helpers import rejects
 
+decode_task = codec.decode_task
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,23 +27,27 @@ def test_schemas_come_from_the_repository():
 
 
 def test_the_xsds_and_the_field_lists_agree():
-    assert STRUCTURE.children["task"] == TASK_FIELDS
-    assert STRUCTURE.children["user"] == USER_FIELDS
-    assert STRUCTURE.children["tasks"] == ("task",)
-    assert STRUCTURE.children["users"] == ("user",)
-    assert STRUCTURE.children["taskCategories"] == ("taskCategory",)
-    assert STRUCTURE.children["error"] == ("message",)
-    assert STRUCTURE.attributes["tasks"] == {"size": "Count"}
-    assert all(not attrs for tag, attrs in STRUCTURE.attributes.items() if tag != "tasks")
+    roots = STRUCTURE.roots
+    assert tuple(roots["task"].children) == TASK_FIELDS
+    assert set(roots["users"].children["user"].children) == set(USER_FIELDS)
+    assert tuple(roots["tasks"].children) == ("task",)
+    assert roots["tasks"].children["task"] is roots["task"]          # one Task type, shared
+    assert tuple(roots["users"].children) == ("user",)
+    assert tuple(roots["taskCategories"].children) == ("taskCategory",)
+    assert tuple(roots["error"].children) == ("message",)
+    for name in ("tasks", "users", "taskCategories"):
+        assert roots[name].attributes == {"size": "Count"}
+    assert not roots["task"].attributes and not roots["error"].attributes
 
 
 def test_types():
-    types = STRUCTURE.leaf_type
-    assert {n for n in TASK_FIELDS if types[n] == "Id"} == {"id", "partyId", "opportunityId", "caseId"}
-    assert {n for n in TASK_FIELDS if types[n] == "DateTime"} == {"dueDateTime", "createdOn", "updatedOn", "completedOn"}
+    task = STRUCTURE.roots["task"].children
+    types = {name: decl.leaf_type for name, decl in task.items()}
+    assert {n for n in TASK_FIELDS if types[n] == "OptionalId"} == {"id", "partyId", "opportunityId", "caseId"}
+    assert {n for n in TASK_FIELDS if types[n] == "Stamp"} == {"dueDateTime", "createdOn", "updatedOn", "completedOn"}
     assert types["dueDate"] == "DueDate"
     assert types["status"] == "Text"
-    assert set(types.values()) <= set(TYPE_RULES)
+    assert set(types.values()) <= set(TYPE_RULES) and set(types.values()) <= set(SIMPLE_TYPES)
 
 
 def test_every_task_child_is_optional_and_single():

@@ -7,8 +7,12 @@ import random
 
 import pytest
 
-from proxy.v1 import TASK_FIELDS, TASK_READ_ONLY_FIELDS, TASK_WRITABLE_FIELDS
-from proxy.v1.xml_codec import decode_categories, decode_error, decode_task, decode_tasks, decode_users
+from tests.tables import TASK_FIELDS, TASK_READ_ONLY_FIELDS, TASK_WRITABLE_FIELDS
+
+from .codecs import xml_codec
+
+decode_task, decode_tasks, decode_users = xml_codec.decode_task, xml_codec.decode_tasks, xml_codec.decode_users
+decode_categories, decode_error = xml_codec.decode_categories, xml_codec.decode_error
 
 from .helpers import FULL_TASK, rejects, task_xml
 
@@ -111,8 +115,8 @@ def test_empty_element_forms():
 
 
 @pytest.mark.parametrize("raw, value", [
-    ("2012-02-24", "2012-02-24T00:00:00Z"),                 # capsule_crm (Ruby) sent plain dates
-    (" 2012-02-24 ", "2012-02-24T00:00:00Z"),
+    ("2012-02-24", "2012-02-24"),                 # capsule_crm (Ruby) sent plain dates (T1 reads them)
+    (" 2012-02-24 ", "2012-02-24"),
     ("2012-02-24T00:00:00Z", "2012-02-24T00:00:00Z"),
     ("2012-02-24T00:00:00+01:00", "2012-02-24T00:00:00+01:00"),
 ])
@@ -179,21 +183,16 @@ def test_declared_and_http_charsets(body, charset):
     (b"<task><id>+7</id></task>", "<id> must be a positive integer, got '+7'"),
     (b"<task><id>1.0</id></task>", "<id> must be a positive integer, got '1.0'"),
     (b"<task><id>1234567890123456789</id></task>", "<id> must be a positive integer"),
-    (b"<task><caseId></caseId></task>", "<caseId> must be a positive integer, got ''"),
+    (b"<task><caseId>0</caseId></task>", "<caseId> must be a positive integer, got '0'"),
     (b"<task><dueDateTime>tomorrow</dueDateTime></task>",
-     "<dueDateTime> must be an ISO-8601 date-time with a time zone, such as 2012-02-24T15:00:00Z, got 'tomorrow'"),
-    (b"<task><dueDateTime>2012-02-24T15:00:00</dueDateTime></task>", "<dueDateTime> must be an ISO-8601 date-time"),
+     "<dueDateTime> must be an ISO-8601 date-time such as 2012-02-24T15:00:00Z, got 'tomorrow'"),
     (b"<task><dueDateTime>2012-02-24 15:00:00</dueDateTime></task>", "<dueDateTime> must be an ISO-8601 date-time"),
-    (b"<task><dueDateTime>2012-02-24</dueDateTime></task>", "<dueDateTime> must be an ISO-8601 date-time"),
-    (b"<task><dueDateTime>2011-02-29T10:00:00Z</dueDateTime></task>", "got '2011-02-29T10:00:00Z'"),
-    (b"<task><dueDateTime>2012-13-01T10:00:00Z</dueDateTime></task>", "<dueDateTime> must be"),
     (b"<task><dueDateTime>2012-02-24T24:00:00Z</dueDateTime></task>", "<dueDateTime> must be"),
-    (b"<task><dueDateTime>0000-01-01T10:00:00Z</dueDateTime></task>", "<dueDateTime> must be"),
+    (b"<task><dueDateTime>2012-02-24T15:00:00+5</dueDateTime></task>", "<dueDateTime> must be"),
     (b"<task><createdOn>yesterday</createdOn></task>", "<createdOn> must be an ISO-8601 date-time"),
     (b"<task><dueDate>24/02/2012</dueDate></task>",
-     "<dueDate> must be an ISO-8601 date-time such as 2012-02-24T00:00:00Z, or a date such as 2012-02-24, "
+     "<dueDate> must be a date such as 2012-02-24, or 2012-02-24T00:00:00Z, "
      "got '24/02/2012'"),
-    (b"<task><dueDate>2012-02-30</dueDate></task>", "<dueDate> must be"),
     (b"<task><partyId>x</partyId><dueDateTime>y</dueDateTime></task>",
      "<partyId> must be a positive integer, got 'x'; <dueDateTime> must be"),
     (b"<task a='1'><description>x</description></task>", "attribute a of <task> is not allowed"),

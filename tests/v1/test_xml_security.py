@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from proxy.v1 import DEFAULT_MAX_BYTES, xml_codec
+from proxy.v1.documents import DEFAULT_MAX_BYTES
+
+from .codecs import xml_codec
 from proxy.v1.documents import MAX_DEPTH
 
 from .helpers import rejects
@@ -143,13 +145,22 @@ def test_bad_bytes(body, expected):
 
 
 @pytest.mark.parametrize("body, charset", [
-    ("<task/>".encode("utf-16"), None),
-    ("<task/>".encode("utf-32"), None),
-    (b'<?xml version="1.0" encoding="UTF-16"?><task/>', None),
+    ('<?xml version="1.0" encoding="UTF-16"?><task><description>caf\u00e9</description></task>'.encode("utf-16"), None),
+    ("<task><description>caf\u00e9</description></task>".encode("utf-16-be"), "utf-16"),
+    ("<task><description>caf\u00e9</description></task>".encode("utf-32"), None),
+    # .NET's XmlSerializer declares UTF-16 on what it writes as UTF-8 (no byte-order mark).
+    ('<?xml version="1.0" encoding="utf-16"?><task><description>caf\u00e9</description></task>'.encode(), None),
+    ("<task><description>caf\u00e9</description></task>".encode(), "utf-16"),
+])
+def test_utf16_and_lying_declarations_are_read(body, charset):
+    # XML 1.0 requires UTF-16 with a byte-order mark to be read (D1).
+    assert xml_codec.decode_task(body, charset=charset) == {"description": "caf\u00e9"}
+
+
+@pytest.mark.parametrize("body, charset", [
     (b'<?xml version="1.0" encoding="EBCDIC-US"?><task/>', None),
     (b'<?xml version="1.0" encoding="Shift_JIS"?><task/>', None),
     (b'<?xml version="1.0" encoding="no-such-encoding"?><task/>', None),
-    (b"<task/>", "utf-16"),
     (b"<task/>", "koi8-r"),
 ])
 def test_unsupported_encodings(body, charset):

@@ -1,4 +1,4 @@
-"""v1 errors: what went wrong, as a status and one readable message.
+"""v1 errors: what went wrong, as a status and one readable message (decision P6).
 
 Upstream failures are mapped here, in one place:
 422 → 400 (one message per field error); 400/401/403/404 → the same; 429 → 429 with Retry-After;
@@ -33,19 +33,20 @@ def _field_message(error: Mapping[str, Any]) -> str:
     return message if not field or field in message else f"{field}: {message}"
 
 
-def from_upstream(exc: Exception, clock: Callable[[], float] = time.time) -> V1Error:
-    """The v1 error for an upstream failure."""
+def from_upstream(exc: Exception, noun: str = "record", clock: Callable[[], float] = time.time) -> V1Error:
+    """The v1 error for an upstream failure; `noun` names what a failed create was making."""
+    maybe = (f"; the {noun} may have been created, so check before sending it again"
+             if getattr(exc, "maybe_created", False) else "")
     if isinstance(exc, UpstreamTimeout):
-        return V1Error(504, f"Capsule did not answer in time ({exc})")
+        return V1Error(504, f"Capsule did not answer in time ({exc}){maybe}")
     if isinstance(exc, (UpstreamUnavailable, UpstreamDataError)):
-        return V1Error(502, f"Capsule could not be reached or gave a broken answer ({exc})")
+        return V1Error(502, f"Capsule could not be reached or gave a broken answer ({exc}){maybe}")
     assert isinstance(exc, UpstreamError)
     if exc.status == 422:
         details = "; ".join(_field_message(e) for e in exc.errors)
         return V1Error(400, f"Capsule rejected the request: {details or exc.message}")
     if exc.status >= 500 and exc.maybe_created:
-        return V1Error(502, f"Capsule answered {exc.status} to the create; the task may have been "
-                            "created, so check before sending it again")
+        return V1Error(502, f"Capsule answered {exc.status} to the create{maybe}")
     if exc.status in PASSED_THROUGH:
         return V1Error(exc.status, exc.message, BASIC_CHALLENGE if exc.status == 401 else None)
     if exc.status == 429:

@@ -8,43 +8,41 @@ Two modes decide which token goes upstream as `Authorization: Bearer <token>`:
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import hmac
 
-from .problems import BASIC_CHALLENGE as CHALLENGE, V1Error
 
+class AuthError(Exception):
+    """401: the credentials are missing, malformed or not allowed; the message says which."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def basic_token(header: str | None) -> str:
-    """The user-name part of `Authorization: Basic base64(token:password)`; 401 otherwise."""
-    if header is not None:
-        return _decoded(header)
-    return _decode(header)
+    """The user-name part of `Authorization: Basic base64(token:password)`; AuthError otherwise."""
+    return _decode(header or "")
 
 
 @functools.lru_cache(maxsize=1024)  # clients send the same header on every call
-def _decoded(header: str) -> str:
-    return _decode(header)
-
-
-def _decode(header: str | None) -> str:
+def _decode(header: str) -> str:
     if not header:
-        raise V1Error(401, "authentication required: send the API token as the HTTP Basic user name",
-                      CHALLENGE)
+        raise AuthError("authentication required: send the API token as the HTTP Basic user name")
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
-        raise V1Error(401, "authentication must be HTTP Basic with the API token as the user name",
-                      CHALLENGE)
+        raise AuthError("authentication must be HTTP Basic with the API token as the user name")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise V1Error(401, "the HTTP Basic credentials are not valid base64 of token:password",
-                      CHALLENGE) from None
+        raise AuthError("the HTTP Basic credentials are not valid base64 of token:password") from None
     token, _, _password = decoded.partition(":")  # the password is ignored; it may be empty
     token = token.strip()
-    if not token or any(ch in token for ch in "\r\n\x00"):
-        raise V1Error(401, "the HTTP Basic user name (the API token) is empty or malformed", CHALLENGE)
+    # A token goes upstream in a header: any control character would make that header invalid.
+    if not token or not token.isprintable() or not token.isascii():
+        raise AuthError("the HTTP Basic user name (the API token) is empty or holds characters "
+                        "a token cannot have")
     return token
 
 
@@ -58,10 +56,6 @@ class Authenticator:
         self._static_token = static_token
         self._allowed = [client.encode() for client in allowed_clients]
 
-    def upstream_token(self, authorization: str | None) -> str:
-        """The bearer token to send upstream for a request with this Authorization header."""
-        return self.upstream_token_for(basic_token(authorization))
-
     def upstream_token_for(self, token: str) -> str:
         """The bearer token to send upstream for a client presenting this v1 token."""
         if self.mode == "passthrough":
@@ -72,5 +66,5 @@ class Authenticator:
         for client in self._allowed:
             allowed |= hmac.compare_digest(candidate, client)
         if not allowed:
-            raise V1Error(401, "this API token is not allowed through the proxy", CHALLENGE)
+            raise AuthError("this API token is not allowed through the proxy")
         return self._static_token

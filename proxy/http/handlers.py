@@ -1,0 +1,286 @@
+"""The generic operations every declared route is served by. Each reads as a sentence:
+decode v1 -> translate -> call v2 -> translate back -> encode v1. Conversion rules live in the
+declarations (proxy/resources) and the engine (proxy/translate), never here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from ..keys import NOUN, PAGES, PARAMS, SERVICES, TOKEN
+from ..resources.base import PARENTS, Parent, Resource, Route
+from ..resources.lookups import ALIASES
+from ..translate import fields as engine
+from ..translate.errors import InvalidField
+from ..translate.fields import Context, Shape, UnknownName
+from ..translate.ids import created_id, parse_id
+from ..translate.paging import parse_limit, parse_start
+from ..upstream.client import Answer, UpstreamError, UpstreamUnavailable
+from . import respond
+from .addresses import public_base
+from .errors import V1Error
+from .scan import scan
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Operation = Callable[[web.Request, Resource, Route], Awaitable[web.StreamResponse]]
+
+_MAX_ROUNDS = 3                                # look-up rounds: each may reveal the need for another
+
+
+# --- request parts --------------------------------------------------------------------------------
+
+def path_id(request: web.Request, name: str = "id", noun: str = "record") -> int:
+    """A path id by the one id rule; anything else is a 404 and never reaches the upstream."""
+    raw = request[PARAMS][name]
+    ident = parse_id(raw)
+    if ident is None:
+        raise V1Error(404, f"there is no {noun} with id {raw!r}")
+    return ident
+
+
+def path_parent(request: web.Request) -> tuple[Parent, int]:
+    parent = PARENTS[request[PARAMS]["kind"]]
+    return parent, path_id(request, "id", parent.noun)
+
+
+def query_params(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters a route reads, each at most once (a repeated one is refused, never
+    half-read), matched in any case (MF sends `lastModified`); others are ignored, as v1 did.
+    A value whose percent-encoding is not UTF-8 (Latin-1 from old PHP) is a 400, not a filter
+    that silently matches nothing."""
+    found: dict[str, list[str]] = {}
+    for name, value in parse_qsl(request.query_string, keep_blank_values=True, errors="surrogateescape"):
+        if name.lower() in allowed:
+            found.setdefault(name.lower(), []).append(value)
+    params = {}
+    for name, values in found.items():
+        if len(values) > 1:
+            raise InvalidField(name, f"{name} is given {len(values)} times; give it once "
+                                     "(several values are comma-separated)")
+        try:
+            values[0].encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidField(name, f"{name} is not UTF-8 once percent-decoded (Latin-1?); encode the "
+                                     "value as UTF-8, e.g. %C3%A9 for \u00e9") from None
+        params[name] = values[0]
+    return params
+
+
+def _item(answer: Answer, key: str) -> dict[str, Any]:
+    item = answer.data.get(key) if isinstance(answer.data, dict) else None
+    if not isinstance(item, dict):
+        raise UpstreamUnavailable(f"the upstream answer has no {key!r} object", transient=False)
+    return item
+
+
+async def _call(request: web.Request, method: str, path: str, **kwargs: Any) -> Answer:
+    return await request.app[SERVICES].upstream.call(method, path, request[TOKEN], **kwargs)
+
+
+async def require(request: web.Request, collection: str, item: str, ident: int, noun: str) -> dict[str, Any]:
+    """The v2 record, or a v1 404 naming it (a parent, or the record a PUT changes)."""
+    try:
+        answer = await _call(request, "GET", f"/api/v2/{collection}/{ident}")
+    except UpstreamError as exc:
+        if exc.status == 404:
+            raise V1Error(404, f"there is no {noun} with id {ident}") from None
+        raise
+    return _item(answer, item)
+
+
+# --- look-ups into a Context ---------------------------------------------------------------------
+
+async def fill(request: web.Request, ctx: Context, wanted: set[str],
+               current: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
+    """Fetch the look-ups not yet in ``ctx`` (cached per token; see upstream/lookups.py)."""
+    services = request.app[SERVICES]
+    for name in wanted:
+        if name in ALIASES:
+            if ctx.zone_override is not None:
+                continue                      # [translate] timezone stands in for the users' zones
+            name = ALIASES[name]
+        if name in ctx.lists:
+            continue
+        if name == "current":
+            if ctx.current is None and current is not None:
+                ctx.current = await current()
+        elif name == "caller":
+            if ctx.caller is None:
+                ctx.caller = await services.lookups.get("caller", request[TOKEN])
+        else:
+            ctx.lists[name] = await services.lookups.get(name, request[TOKEN])
+
+
+def new_context(request: web.Request, *, creating: bool = False) -> Context:
+    override = request.app[SERVICES].settings.get("translate", "timezone")
+    # config validated the name; ZoneInfo caches its instances, so this is a dict look-up.
+    return Context(creating=creating, zone_override=ZoneInfo(override) if override else None)
+
+
+async def translate_in(request: web.Request, shape: Shape, v1: Mapping[str, Any], ctx: Context,
+                       current: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The v2 body for a v1 document: the look-ups it needs, then the table's rules. A name not
+    in a cached list reads that list once more before the 400 (P3)."""
+    for _ in range(_MAX_ROUNDS):
+        wanted = engine.needs(shape, v1, ctx)
+        before = (len(ctx.lists), ctx.caller is None, ctx.current is None)
+        await fill(request, ctx, wanted, current)
+        if (len(ctx.lists), ctx.caller is None, ctx.current is None) == before:
+            break
+    try:
+        return engine.to_v2(shape, v1, ctx)
+    except UnknownName as exc:
+        ctx.lists[exc.lookup] = await request.app[SERVICES].lookups.get(exc.lookup, request[TOKEN], refresh=True)
+        return engine.to_v2(shape, v1, ctx)
+
+
+async def translate_out(request: web.Request, resource: Resource, v2_items: list[dict[str, Any]],
+                        ctx: Context) -> list[tuple[str, dict[str, Any]]]:
+    """v2 objects -> (v1 root, record) pairs, with the look-ups reading them needs."""
+    shapes = [resource.answer_shape(item) for item in v2_items]
+    wanted: set[str] = set()
+    for shape in set(shapes):
+        wanted |= engine.read_needs(shape, v2_items)
+    await fill(request, ctx, wanted)
+    return [(shape.root, engine.to_v1(shape, item, ctx)) for shape, item in zip(shapes, v2_items)]
+
+
+def _answer_warnings(request: web.Request, ctx: Context) -> None:
+    if ctx.warnings:
+        respond.warn(request, ctx.warnings)
+
+
+def created(request: web.Request, resource: Resource, answer: Answer) -> web.Response:
+    """201, an empty body and `Location: <public base>/api/<kind>/{id}` (P4)."""
+    new_id = created_id(answer.headers.get("Location", ""))
+    if new_id is None and isinstance(answer.data, dict):
+        item = answer.data.get(resource.v2.item)
+        new_id = item.get("id") if isinstance(item, dict) and type(item.get("id")) is int else None
+        new_id = new_id if new_id is not None and parse_id(str(new_id)) else None
+    if new_id is None:
+        raise UpstreamUnavailable(f"Capsule accepted the create but did not say which id the new "
+                                  f"{resource.noun} has", transient=False, maybe_created=True)
+    base = public_base(request, request.app[SERVICES].settings)
+    return respond.empty(201, {"Location": base + resource.location.format(id=new_id)})
+
+
+# --- the operations -------------------------------------------------------------------------------
+
+async def show(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    ident = path_id(request, noun=resource.noun)
+    answer = await _call(request, "GET", f"{resource.v2.path}/{ident}")
+    ctx = new_context(request)
+    [(root, record)] = await translate_out(request, resource, [_item(answer, resource.v2.item)], ctx)
+    _answer_warnings(request, ctx)
+    return respond.record(request, root, record)
+
+
+async def list_records(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    query = query_params(request, resource.list_params)
+    start, limit = parse_start(query.get("start")), parse_limit(query.get("limit"))
+    parent = None
+    if route.options.get("parent") == "path":
+        kind, ident = path_parent(request)
+        await require(request, kind.collection, kind.link, ident, kind.noun)
+        parent = (kind.word, ident)
+    ctx = new_context(request)
+    await fill(request, ctx, resource.plan_needs(query) if resource.plan_needs else set())
+    assert resource.planner is not None, f"{resource.name} declares a list without a planner"
+    try:
+        plan = resource.planner(query, parent, ctx)
+    except UnknownName as exc:
+        ctx.lists[exc.lookup] = await request.app[SERVICES].lookups.get(exc.lookup, request[TOKEN], refresh=True)
+        try:
+            plan = resource.planner(query, parent, ctx)
+        except UnknownName:
+            return respond.listing(request, resource.list_root, [], item=resource.shapes[0].root)
+    services = request.app[SERVICES]
+    pages = request.setdefault(PAGES, [0])
+
+    def page_read() -> None:
+        pages[0] += 1
+
+    async def translate(items: list[dict[str, Any]]) -> list[Any]:
+        return await translate_out(request, resource, items, ctx)
+
+    transport = request.transport
+    found = await scan(services.upstream, request[TOKEN], plan, start, limit, translate=translate,
+                       max_pages=services.settings.get("upstream", "max_pages"),
+                       client_gone=lambda: transport is None or transport.is_closing(), on_page=page_read)
+    _answer_warnings(request, ctx)
+    return respond.listing(request, resource.list_root, found, item=resource.shapes[0].root)
+
+
+async def create(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    root, v1 = await respond.read_document(request, route.options.get("roots", resource.roots))
+    ctx = new_context(request, creating=True)
+    link: dict[str, Any] = {}
+    if route.options.get("parent") == "link":
+        kind, ident = path_parent(request)
+        await require(request, kind.collection, kind.link, ident, kind.noun)  # after the document (P5)
+        link = {kind.link: {"id": ident}}
+    body = await translate_in(request, resource.shape(root), v1, ctx) | link
+    answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
+    _answer_warnings(request, ctx)
+    return created(request, resource, answer)
+
+
+async def update(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    ident = path_id(request, noun=resource.noun)
+    root, v1 = await respond.read_document(request, route.options.get("roots", resource.roots))
+    ctx = new_context(request)
+
+    async def current() -> dict[str, Any]:
+        return await require(request, resource.v2.collection, resource.v2.item, ident, resource.noun)
+
+    body = await translate_in(request, resource.shape(root), v1, ctx, current)
+    await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: body})
+    _answer_warnings(request, ctx)
+    return respond.empty(200)
+
+
+async def delete(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    ident = path_id(request, noun=resource.noun)
+    await _call(request, "DELETE", f"{resource.v2.path}/{ident}")
+    return respond.empty(200)  # v2 answers 204 (or 202); v1 clients check for 200
+
+
+async def action(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    ident = path_id(request, noun=resource.noun)   # any body is ignored, as v1 did
+    await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: dict(route.options["body"])})
+    return respond.empty(200)
+
+
+async def reference(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """A list answered from a look-up, read fresh (P3): users, task categories, ..."""
+    services, token = request.app[SERVICES], request[TOKEN]
+    items = await services.lookups.get(route.options["lookup"], token, refresh=True)
+    ctx = new_context(request)
+    await fill(request, ctx, set(route.options.get("also", ())))
+    read_text = route.options.get("text")
+    if read_text is not None:
+        values = [(route.options["item"], value) for item in items if (value := read_text(item))]
+    else:
+        values = [(route.options["item"], record) for _, record in await translate_out(request, resource, items, ctx)]
+    return respond.listing(request, resource.list_root, values, item=route.options["item"])
+
+
+OPERATIONS: dict[str, Operation] = {
+    "show": show, "list": list_records, "create": create, "update": update, "delete": delete,
+    "action": action, "reference": reference,
+}
+
+
+def handler_for(resource: Resource, route: Route) -> Handler:
+    operation = OPERATIONS[route.op]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        request[NOUN] = resource.noun   # for messages such as "the task may have been created"
+        return await operation(request, resource, route)
+    handle.__name__ = f"{route.op}_{resource.name}"
+    return handle

@@ -1,0 +1,29 @@
+"""The v2 lists the translation looks names up in, and where each comes from (decision P3).
+
+The upstream client caches each per token (`proxy/upstream/lookups.py`); this table is the one
+place that says which v2 path and key a look-up reads, and which `[cache]` TTL keeps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LookupSource:
+    path: str
+    key: str
+    ttl: str                  # the [cache] setting that keeps it
+    paged: bool = False       # every page is read (categories can exceed one page)
+    single: bool = False      # one object, not a list (users/current)
+
+
+LOOKUPS: dict[str, LookupSource] = {
+    "users": LookupSource("/api/v2/users", "users", "users_ttl"),
+    "caller": LookupSource("/api/v2/users/current", "user", "timezone_ttl", single=True),
+    "categories": LookupSource("/api/v2/categories", "categories", "categories_ttl", paged=True),
+}
+
+#: Read look-ups that are another look-up under a condition: "zones" are the users' time zones,
+#: not needed when [translate] timezone overrides them.
+ALIASES = {"zones": "users"}

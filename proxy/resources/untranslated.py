@@ -1,0 +1,36 @@
+"""v1 calls that real clients make (capsule-v1-surface.md §3-§7) and the proxy does not
+translate. They answer 501 naming the call, never a 404 that a v1 client would read as "that
+record does not exist" and then create a duplicate or delete its own copy. The usage inventory
+and the metrics show them by these templates, so operators see what their fleet still calls.
+A path that is neither declared by a family nor listed here was never v1: a 404.
+"""
+
+from __future__ import annotations
+
+#: (methods, v1 path template): methods are "GET|PUT" or "*".
+UNTRANSLATED: tuple[tuple[str, str], ...] = (
+    # parties
+    ("*", "/api/party"), ("*", "/api/party/{id}"), ("*", "/api/party/{id}/people"),
+    ("*", "/api/person"), ("*", "/api/person/{id}"), ("*", "/api/organisation"), ("*", "/api/organisation/{id}"),
+    ("*", "/api/organization"), ("*", "/api/organization/{id}"),
+    ("*", "/api/party/{id}/contact/{cid}"),
+    # opportunities, cases, additional parties
+    ("*", "/api/opportunity"), ("*", "/api/opportunity/{id}"), ("*", "/api/opportunity/milestones"),
+    ("*", "/api/opportunity/deleted"), ("*", "/api/party/{id}/opportunity"),
+    ("*", "/api/party/{id}/opportunity/{oid}"),
+    ("*", "/api/kase"), ("*", "/api/kase/{id}"), ("*", "/api/party/{id}/kase"), ("*", "/api/party/{id}/kase/{kid}"),
+    ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
+    # history, tags, custom fields
+    ("*", "/api/{kind:party|opportunity|kase}/{id}/history"),
+    ("*", "/api/{kind:party|opportunity|kase}/{id}/history/{hid}"), ("*", "/api/history/{hid}"),
+    ("*", "/api/{kind:party|opportunity|kase}/{id}/tag"), ("*", "/api/{kind:party|opportunity|kase}/{id}/tag/{name}"),
+    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfields"),
+    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield"),
+    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield/{fid}"),
+    ("*", "/api/{kind:party|opportunity|kase}/customfield/definitions"),
+    ("*", "/api/opportuntity/{id}/customfields"),
+    # reference data
+    ("*", "/api/countries"), ("*", "/api/currencies"), ("*", "/api/tracks"),
+    ("*", "/api/resource/country"), ("*", "/api/resource/currency"), ("*", "/api/config/country"),
+    ("*", "/api/user"),
+)

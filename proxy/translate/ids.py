@@ -1,0 +1,20 @@
+"""The one id rule (decision T6): a record id is a positive whole number of at most 18 ASCII
+digits, written plainly (no sign, no leading zero) so that it fits a signed 64-bit id. The XSD
+type `Id` says the same for ids inside documents."""
+
+from __future__ import annotations
+
+MAX_DIGITS = 18
+MAX_ID = 10**MAX_DIGITS - 1
+
+
+def parse_id(text: str) -> int | None:
+    """The id ``text`` names, or None when it is not one (``1,2`` would be a v2 batch call)."""
+    if 0 < len(text) <= MAX_DIGITS and text.isascii() and text.isdigit() and text[0] != "0":
+        return int(text)
+    return None
+
+
+def created_id(location: str) -> int | None:
+    """The id at the end of a v2 `Location` (``.../api/v2/tasks/42``), or None."""
+    return parse_id(location.rstrip("/").rsplit("/", 1)[-1]) if location else None
