@@ -32,3 +32,11 @@ clean:
 .PHONY: bench
 bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.suite $(BENCH_ARGS)
+
+# The container image (deploy/README.md), tagged with the project version. Needs a Docker daemon
+# and the base image python:3.11-slim (pulled on first use where a registry is reachable).
+# tests/deploy/test_docker.py runs it where both are there.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+.PHONY: image
+image:
+	docker build -f deploy/Dockerfile -t capsule-proxy:$(VERSION) .
