@@ -183,11 +183,15 @@ async def show(request: web.Request, resource: Resource, route: Route) -> web.St
 async def list_records(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
     query = query_params(request, resource.list_params)
     start, limit = parse_start(query.get("start")), parse_limit(query.get("limit"))
+    query = {**query, **route.options.get("query", {})}
     parent = None
-    if route.options.get("parent") == "path":
+    if route.options.get("parent") == "path":       # v2 has no such list: the planner filters
         kind, ident = path_parent(request)
         await require(request, kind.collection, kind.link, ident, kind.noun)
         parent = (kind.word, ident)
+    elif route.options.get("parent") == "scoped":   # v2 lists under the parent itself
+        kind = PARENTS[request[PARAMS].get("kind", resource.name)]
+        parent = (kind.word, path_id(request, "id", kind.noun))
     ctx = new_context(request)
     await fill(request, ctx, resource.plan_needs(query) if resource.plan_needs else set())
     assert resource.planner is not None, f"{resource.name} declares a list without a planner"
@@ -209,9 +213,14 @@ async def list_records(request: web.Request, resource: Resource, route: Route) -
         return await translate_out(request, resource, items, ctx)
 
     transport = request.transport
-    found = await scan(services.upstream, request[TOKEN], plan, start, limit, translate=translate,
-                       max_pages=services.settings.get("upstream", "max_pages"),
-                       client_gone=lambda: transport is None or transport.is_closing(), on_page=page_read)
+    try:
+        found = await scan(services.upstream, request[TOKEN], plan, start, limit, translate=translate,
+                           max_pages=services.settings.get("upstream", "max_pages"),
+                           client_gone=lambda: transport is None or transport.is_closing(), on_page=page_read)
+    except UpstreamError as exc:
+        if exc.status == 404 and parent is not None:
+            raise V1Error(404, f"there is no {PARENTS[parent[0]].noun} with id {parent[1]}") from None
+        raise
     _answer_warnings(request, ctx)
     return respond.listing(request, resource.list_root, found, item=resource.shapes[0].root)
 
@@ -270,9 +279,25 @@ async def reference(request: web.Request, resource: Resource, route: Route) -> w
     return respond.listing(request, resource.list_root, values, item=route.options["item"])
 
 
+async def remove_item(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """Remove one item of a record's v2 array (a party's contact): v2 does it through the record's
+    PUT with `{"id": N, "_delete": true}`, and only the stored record says which array holds the
+    item, so it takes two calls, which are not atomic (PA2)."""
+    ident = path_id(request, noun=resource.noun)
+    item_noun = route.options["item_noun"]
+    item = path_id(request, "item", item_noun)
+    stored = await require(request, resource.v2.collection, resource.v2.item, ident, resource.noun)
+    array = route.options["locate"](stored, item)
+    if array is None:
+        raise V1Error(404, f"{resource.noun} {ident} has no {item_noun} with id {item}")
+    await _call(request, "PUT", f"{resource.v2.path}/{ident}",
+                json={resource.v2.item: {array: [{"id": item, "_delete": True}]}})
+    return respond.empty(200)
+
+
 OPERATIONS: dict[str, Operation] = {
     "show": show, "list": list_records, "create": create, "update": update, "delete": delete,
-    "action": action, "reference": reference,
+    "action": action, "reference": reference, "remove_item": remove_item,
 }
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from ..v1.schemas import STRUCTURE
 from .base import Resource
 from .directory import CATEGORIES, USERS
+from .party import PARTY
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
-RESOURCES: tuple[Resource, ...] = (TASK, USERS, CATEGORIES)
+RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES)
 
 __all__ = ["RESOURCES", "UNTRANSLATED"]
 

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 #: (methods, v1 path template): methods are "GET|PUT" or "*".
 UNTRANSLATED: tuple[tuple[str, str], ...] = (
-    # parties
-    ("*", "/api/party"), ("*", "/api/party/{id}"), ("*", "/api/party/{id}/people"),
-    ("*", "/api/person"), ("*", "/api/person/{id}"), ("*", "/api/organisation"), ("*", "/api/organisation/{id}"),
-    ("*", "/api/organization"), ("*", "/api/organization/{id}"),
-    ("*", "/api/party/{id}/contact/{cid}"),
     # opportunities, cases, additional parties
     ("*", "/api/opportunity"), ("*", "/api/opportunity/{id}"), ("*", "/api/opportunity/milestones"),
     ("*", "/api/opportunity/deleted"), ("*", "/api/party/{id}/opportunity"),

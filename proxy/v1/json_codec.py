@@ -37,6 +37,7 @@ __all__ = ["decode", "decode_list", "encode", "encode_list", "encode_error"]
 
 _BOM = b"\xef\xbb\xbf"
 _WS = " \t\r\n"
+_BOOLEAN_TYPES = frozenset({"Boolean", "Flag"})
 
 
 class _Object(list):
@@ -116,6 +117,8 @@ class _Walk:
         return text
 
     def leaf(self, key: str, value: object, type_name: str, subject: str | None = None) -> str | None:
+        if type(value) is bool and type_name in _BOOLEAN_TYPES:
+            value = "true" if value else "false"   # GF sends "@delete": true; the words are v1's
         text = self.scalar(key, value)
         if text is not None and not SIMPLE_TYPES[type_name](text):
             subject = subject or JSON_NAMES.el(key)

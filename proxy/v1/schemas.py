@@ -122,11 +122,11 @@ def _read_structure() -> Structure:
 
     def _fill(decl: Decl, model: etree._Element) -> None:
         repeatable, required = set(), set()
-        for child in _particles(model):
+        for child, repeats in _particles(model):
             decl.children[child.get("name")] = declare(child)
-            if child.get("maxOccurs") == "unbounded":
+            if repeats:
                 repeatable.add(child.get("name"))
-            if child.get("minOccurs", "1") != "0":
+            elif child.get("minOccurs", "1") != "0" and child.getparent().tag != _XS + "choice":
                 required.add(child.get("name"))
         decl.repeatable, decl.required = frozenset(repeatable), frozenset(required)
         decl.attributes = {a.get("name"): a.get("type") for a in model.findall(_XS + "attribute")}
@@ -143,14 +143,15 @@ def _read_structure() -> Structure:
 _GROUPS = (_XS + "all", _XS + "sequence", _XS + "choice")
 
 
-def _particles(model: etree._Element) -> list[etree._Element]:
-    """The element declarations of a complex type's content model, through nested groups only."""
+def _particles(model: etree._Element, repeated: bool = False) -> list[tuple[etree._Element, bool]]:
+    """The element declarations of a complex type's content model, through nested groups only,
+    each with whether it may repeat (its own maxOccurs, or a repeating group around it)."""
     found = []
     for node in model:
         if node.tag == _XS + "element":
-            found.append(node)
+            found.append((node, repeated or node.get("maxOccurs") == "unbounded"))
         elif node.tag in _GROUPS:
-            found.extend(_particles(node))
+            found.extend(_particles(node, repeated or node.get("maxOccurs") == "unbounded"))
     return found
 
 
