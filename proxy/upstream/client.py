@@ -274,12 +274,16 @@ class Upstream:
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
-    """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory."""
+    """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory.
+
+    The limit is on the body as decoded: Content-Length counts compressed bytes, so a gzip
+    body is read piece by piece (aiohttp inflates it as it is read) and counted."""
     length = response.content_length
     if length is not None:
         if length > MAX_ANSWER_BYTES:
             raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
-        return await response.read()  # the parser stops at Content-Length
+        if "Content-Encoding" not in response.headers:
+            return await response.read()  # the parser stops at Content-Length
     chunks, size = [], 0
     async for chunk in response.content.iter_any():
         size += len(chunk)

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from proxy.services import SERVICES
 from proxy.upstream.client import Upstream
 from proxy.upstream.resilience import RetryPolicy
 
-from .chaos import Chaos, SilentServer, refused_port
+from .chaos import Chaos, SilentServer, gzip_bomb, refused_port
 
 BUDGET = {"total_timeout": 1.0, "read_timeout": 0.5, "connect_timeout": 0.5,
           "backoff_base": 0.01, "backoff_max": 0.05}
@@ -351,6 +352,26 @@ async def test_an_answer_over_16_mib_is_502_quickly_and_not_retried(make_proxy, 
     assert "too large" in v1_message(response, body, 502)
     assert chaos.seen("GET", TASK_1) == 1
     assert elapsed < (1.5 if not chunked else 5.0)
+    await closes_cleanly(proxy, chaos)
+
+
+async def test_a_gzip_bomb_is_502_and_inflating_it_stops_near_the_limit(make_proxy, chaos):
+    """A 128 KiB gzip body with an honest Content-Length that inflates to 128 MiB: the 16 MiB
+    limit holds for the inflated answer, and the proxy never holds much more than that."""
+    size = 128 * 1024 * 1024
+    gzip_bomb(size)  # built (and cached) before memory is measured
+    chaos.inject("gzip_bomb", size=size, path=TASK_1)
+    proxy = await make_proxy(chaos.url, upstream={"total_timeout": 30.0, "read_timeout": 20.0})
+    tracemalloc.start()
+    try:
+        response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "too large" in v1_message(response, body, 502)
+    # The 16 MiB kept, while it is joined, and aiohttp's buffers: far from the 128 MiB inflated.
+    assert peak < 40 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+    assert chaos.seen("GET", TASK_1) == 1  # a broken answer is not retried
     await closes_cleanly(proxy, chaos)
 
 
