@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -19,6 +20,22 @@ from typing import Callable, Mapping
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+# Capsule's limits are per hour, so no reset is further away than this; a later one is nonsense
+# and must not lock a token out (100 years, "inf", 400 digits).
+RATE_LIMIT_WINDOW = 3600.0
+_MAX_COUNT = 10**9  # far above any real hourly limit; keeps gauges and headers finite
+
+
+def seconds_until_reset(reset: object, now: float) -> float | None:
+    """Seconds from `now` to an X-RateLimit-Reset (UTC epoch seconds), held to [0, one hour];
+    None when it is not a number at all (or NaN)."""
+    try:
+        at = float(reset)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(at):
+        return None
+    return min(max(at - now, 0.0), RATE_LIMIT_WINDOW)
 
 
 class UpstreamBusy(Exception):
@@ -158,15 +175,21 @@ class RateLimits:
         self.accounts: dict[str, RateLimitState] = {}
 
     def update(self, token: str, headers: Mapping[str, str]) -> None:
+        now = self._clock()
         try:
             remaining = int(headers["X-RateLimit-Remaining"])
-            reset = float(headers["X-RateLimit-Reset"])
+            wait = seconds_until_reset(headers["X-RateLimit-Reset"], now)
         except (KeyError, ValueError):
+            return
+        if wait is None or not 0 <= remaining <= _MAX_COUNT:
             return
         try:
             limit: int | None = int(headers.get("X-RateLimit-Limit", ""))
         except ValueError:
             limit = None
+        if limit is not None and not 0 <= limit <= _MAX_COUNT:
+            limit = None
+        reset = now + wait
         key = account_key(token)
         if key not in self.accounts and len(self.accounts) >= self._max_accounts:
             self.accounts.pop(next(iter(self.accounts)))

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 
 from ..translate.errors import UpstreamDataError
 from ..upstream.client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ..upstream.resilience import RATE_LIMIT_WINDOW, seconds_until_reset
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Capsule"'}
 PASSED_THROUGH = (400, 401, 403, 404)
@@ -50,11 +51,13 @@ def from_upstream(exc: Exception, clock: Callable[[], float] = time.time) -> V1E
         return V1Error(exc.status, exc.message, BASIC_CHALLENGE if exc.status == 401 else None)
     if exc.status == 429:
         headers = dict(exc.headers)
-        try:
-            wait = int(float(headers.get("X-RateLimit-Reset", "")) - clock())
-        except ValueError:
+        now = clock()
+        wait = seconds_until_reset(headers.get("X-RateLimit-Reset"), now)
+        if wait is None:
             wait = 60  # no reset time given: a minute is a safe guess for an hourly limit
-        headers["Retry-After"] = str(max(wait, 1))
+        elif wait >= RATE_LIMIT_WINDOW:  # held to Capsule's hour: pass on the reset as held
+            headers["X-RateLimit-Reset"] = str(int(now + wait))
+        headers["Retry-After"] = str(max(int(wait), 1))
         return V1Error(429, "the Capsule API rate limit is reached; retry after "
                             f"{headers['Retry-After']} seconds", headers)
     return V1Error(502, f"Capsule answered with status {exc.status}: {exc.message}")

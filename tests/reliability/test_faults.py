@@ -448,6 +448,35 @@ async def test_a_spent_token_is_refused_without_an_upstream_call_and_others_are_
     await closes_cleanly(proxy, chaos)
 
 
+def absurd_resets() -> list[str]:
+    return ["9" * 400, "inf", "nan", "-5", "1e400", str(int(time.time()) + 100 * 365 * 86400)]
+
+
+@pytest.mark.parametrize("how", ["429", "200-with-remaining-0"])
+@pytest.mark.parametrize("reset", absurd_resets(),
+                         ids=["400-digits", "inf", "nan", "negative", "1e400", "100-years"])
+async def test_an_absurd_rate_limit_reset_is_never_a_500_nor_a_lockout_past_an_hour(
+        make_proxy, chaos, how, reset):
+    limited = {"X-RateLimit-Limit": "4000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+    if how == "429":
+        chaos.inject("status", status=429, times=1, headers=limited, body={"error": "rate limit reached"})
+    else:
+        chaos.inject("ok", times=1, headers=limited)
+    proxy = await make_proxy(chaos.url)
+    for _ in range(2):  # the upstream's answer, then (if the token is held back) the proxy's own
+        response, _, body = await timed(proxy.get("/api/task/1", headers={**PHILLIP, **JSON}))
+        assert response.status in (200, 429), body
+        if response.status == 429:
+            v1_message(response, body, 429)
+            assert 1 <= int(response.headers["Retry-After"]) <= 3600
+            passed_on = response.headers.get("X-RateLimit-Reset")  # only when it is plain digits
+            assert passed_on is None or int(passed_on) <= time.time() + 3600 + 1
+    assert upstream_of(proxy).rate_limits.exhausted_for("tok-phillip") <= 3600
+    metrics = await proxy.get("/metrics")
+    assert metrics.status == 200, await metrics.text()
+    await closes_cleanly(proxy, chaos)
+
+
 # --- lists: all or nothing ---
 
 @pytest.fixture

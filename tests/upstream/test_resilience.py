@@ -123,3 +123,21 @@ def test_rate_limits_are_kept_per_account_never_by_token():
     clock.now += 31
     assert limits.exhausted_for("secret-token") == 0
     limits.update("secret-token", {"X-RateLimit-Remaining": "junk"})   # ignored, not a crash
+
+
+@pytest.mark.parametrize("reset", ["9" * 400, "inf", "-inf", "nan", "-5", "1e400", "soon", "",
+                                   str(1000 + 100 * 365 * 86400)])
+def test_a_rate_limit_reset_is_held_to_capsules_one_hour_window(reset):
+    clock = Clock()
+    limits = RateLimits(clock=clock)
+    limits.update("t", {"X-RateLimit-Limit": "4000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    assert 0 <= limits.exhausted_for("t") <= 3600
+    headers = limits.headers_for("t")                     # built for the proxy's own 429
+    assert int(headers.get("X-RateLimit-Reset", clock.now)) <= clock.now + 3600
+
+
+@pytest.mark.parametrize("remaining", ["9" * 400, "-1", "1e3"])
+def test_an_absurd_remaining_count_is_ignored(remaining):
+    limits = RateLimits(clock=Clock())
+    limits.update("t", {"X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "1030"})
+    assert limits.accounts == {} and limits.exhausted_for("t") == 0
