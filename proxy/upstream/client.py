@@ -113,6 +113,11 @@ class Upstream:
         self._session = aiohttp.ClientSession(
             connector=connector, raise_for_status=False,
             headers={"Accept": "application/json", "User-Agent": "capsule-proxy"})
+        # aiohttp resends an idempotent request once, on its own, when the connection drops
+        # (aio-libs/aiohttp#10790); only RetryPolicy may retry, so that `retries` is the number of
+        # attempts Capsule sees and the retry metric counts them. No public switch exists; aiohttp's
+        # own test client sets the same attribute. test_faults.py holds this.
+        self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.app import create_app
 from proxy.config import load_settings
@@ -197,6 +198,36 @@ async def test_a_get_gives_up_after_the_configured_attempts(make_proxy, chaos, r
     response, elapsed, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
     assert "503" in v1_message(response, body, 502)
     assert chaos.seen("GET", TASK_1) == retries
+    assert elapsed < budget()
+    await closes_cleanly(proxy, chaos)
+
+
+async def metric_sum(proxy, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`, from GET /metrics."""
+    text = await (await proxy.get("/metrics")).text()
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
+
+
+@pytest.mark.parametrize("retries", [1, 3])
+@pytest.mark.parametrize("method, path, v2_method", [("PUT", "/api/task/1", "PUT"),
+                                                     ("DELETE", "/api/task/1", "DELETE"),
+                                                     ("GET", "/api/task/1", "GET")])
+async def test_a_dropped_connection_is_sent_exactly_retries_times_and_counted(
+        make_proxy, chaos, method, path, v2_method, retries):
+    """aiohttp's client would resend an idempotent request once on its own after a dropped
+    connection: `retries` is the number of attempts that reach Capsule, and the retry metric
+    counts every attempt after the first."""
+    chaos.inject("reset_before", path=TASK_1)
+    proxy = await make_proxy(chaos.url, upstream={"retries": retries})
+    response, elapsed, body = await timed(
+        proxy.request(method, path, data=TASK_XML, headers={**PHILLIP, **XML_BODY}))
+    v1_message(response, body, 502)
+    assert chaos.seen(v2_method, TASK_1) == retries
+    labels = {"route": "/api/v2/tasks/{id}", "method": v2_method}
+    assert await metric_sum(proxy, "capsule_proxy_upstream_retries_total", **labels) == retries - 1
+    assert await metric_sum(proxy, "capsule_proxy_upstream_requests_total", **labels) == retries
     assert elapsed < budget()
     await closes_cleanly(proxy, chaos)
 
