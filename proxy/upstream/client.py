@@ -22,7 +22,7 @@ from multidict import CIMultiDictProxy
 
 from ..observe import REQUEST_ID, count_upstream_call
 from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, RateLimits,
-                         RetryPolicy)
+                         RetryPolicy, account_key)
 
 log = logging.getLogger("capsule_proxy.upstream")
 
@@ -146,7 +146,7 @@ class Upstream:
             if self.rate_limits.exhausted_for(token) > 0:
                 await self._respect_rate_limit(method, token, deadline)
             try:
-                answer = await self._attempt(method, path, params, headers, body, deadline)
+                answer = await self._attempt(method, path, params, headers, body, deadline, token)
             except (UpstreamUnavailable, UpstreamError) as failure:
                 retryable = (failure.transient if isinstance(failure, UpstreamUnavailable)
                              else failure.status in RETRYABLE_STATUSES)
@@ -191,7 +191,8 @@ class Upstream:
                 and self._clock() + wait < deadline)
 
     async def _attempt(self, method: str, path: str, params: Mapping[str, str] | None,
-                       headers: dict[str, str], body: bytes | None, deadline: float) -> Answer:
+                       headers: dict[str, str], body: bytes | None, deadline: float,
+                       token: str) -> Answer:
         """One HTTP exchange, counted by the circuit breaker and held to the gate."""
         assert self._session is not None, "upstream client is not started"
         remaining = deadline - self._clock()
@@ -201,10 +202,12 @@ class Upstream:
         if self._total_timeout is not None and remaining < self._total_timeout - 0.001:
             timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=self._connect_timeout,
                                             sock_read=self._read_timeout)
+        account = account_key(token)
         async with self.gate.slot():
-            self.breaker.before_call()
+            self.breaker.before_call(account)
             count_upstream_call()
-            verdict, status, started = None, "unreachable", time.perf_counter()
+            verdict: str | None = None  # alive, error answer, unreachable; None: no verdict
+            status, started = "unreachable", time.perf_counter()
             try:
                 async with self._session.request(method, self.base_url + path, params=params,
                                                  data=body, headers=headers, timeout=timeout,
@@ -212,21 +215,21 @@ class Upstream:
                     status = str(response.status)
                     raw = await _read_bounded(response, f"{method} {path}")
                     answer = _classify(method, path, response.status, response.headers, raw)
-                verdict = True
+                verdict = "alive"
                 return answer
             except UpstreamError as exc:
-                verdict = exc.status < 500
+                verdict = "alive" if exc.status < 500 else "error answer"
                 raise
-            except UpstreamUnavailable:
-                verdict = False
+            except UpstreamUnavailable:  # an answer came, and cannot be read
+                verdict = "error answer"
                 raise
             except (asyncio.TimeoutError, aiohttp.ConnectionTimeoutError) as exc:
-                verdict, status = False, "timeout"
+                verdict, status = "unreachable", "timeout"
                 sent = not isinstance(exc, aiohttp.ConnectionTimeoutError)
                 raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time",
                                       sent=sent) from None
             except aiohttp.ClientError as exc:
-                verdict = False
+                verdict = "unreachable"
                 # Only a failure to connect proves that no byte of the request left.
                 sent = not isinstance(exc, aiohttp.ClientConnectorError)
                 raise UpstreamUnavailable(f"cannot reach the upstream for {method} {path}: "
@@ -236,12 +239,14 @@ class Upstream:
                     self.last_answer_at = self._clock()
                 if self.on_call is not None:
                     self.on_call(method, route_of(path), status, time.perf_counter() - started)
-                if verdict is True:
-                    self.breaker.record_success()
-                elif verdict is False:
-                    self.breaker.record_failure()
+                if verdict == "alive":
+                    self.breaker.record_success(account)
+                elif verdict == "error answer":
+                    self.breaker.record_error_answer(account)
+                elif verdict == "unreachable":
+                    self.breaker.record_failure(account)
                 else:
-                    self.breaker.abandon()
+                    self.breaker.abandon(account)
 
     async def probe(self) -> bool:
         """Whether the upstream answers HTTP at all (any status below 500): GET /api/v2/site

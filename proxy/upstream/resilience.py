@@ -1,7 +1,8 @@
 """The upstream's safety rules, each small and testable without HTTP.
 
 - `RetryPolicy`: which failures may be retried, and the backoff between attempts.
-- `CircuitBreaker`: after N consecutive failures, fail fast for a cool-down, then one probe.
+- `CircuitBreaker`: after N consecutive failures, fail fast for a cool-down, then one probe;
+  Capsule out of reach holds back every call, answers in error only the account that gets them.
 - `Gate`: back-pressure, a bounded number of calls in flight and a bounded, timed queue.
 - `RateLimits`: the last `X-RateLimit-*` seen per token, so a known-exhausted token is refused
   before it costs an upstream call.
@@ -69,54 +70,120 @@ class RetryPolicy:
         return ceiling * rng()
 
 
-class CircuitBreaker:
-    """closed → (threshold consecutive failures) → open → (cool-down) → half-open: one probe.
+class _Circuit:
+    """closed → (threshold consecutive failures) → open → (cool-down) → half-open: one probe."""
 
-    A success closes the circuit; a failed probe opens it for another cool-down. Answers with a
-    4xx status are successes: the upstream is alive, the request was wrong.
+    __slots__ = ("failures", "opened_at", "probing")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+
+    def state(self, now: float, cooldown: float) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if now - self.opened_at >= cooldown else "open"
+
+    def admit(self, now: float, cooldown: float, refused: str) -> bool:
+        """Raise UpstreamBusy when no call may go; True when this call is the probe."""
+        if self.opened_at is None:
+            return False
+        remaining = self.opened_at + cooldown - now
+        if remaining > 0:
+            raise UpstreamBusy(f"{refused}; the proxy is not calling it for a moment (circuit open)",
+                               remaining)
+        if self.probing:
+            raise UpstreamBusy(f"{refused}; one probe request is checking whether it is back", 1)
+        self.probing = True
+        return True
+
+    def success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self.probing = False
+
+    def failure(self, now: float, threshold: int) -> None:
+        self.failures += 1
+        if self.probing or (threshold > 0 and self.failures >= threshold):
+            self.opened_at = now
+        self.probing = False
+
+
+class CircuitBreaker:
+    """Two kinds of circuit (decisions.md R3), each closed → open → half-open: one probe.
+
+    The global circuit counts what says Capsule cannot be reached: connection failures and
+    timeouts. When it is open every call is refused. An answer in error (a 5xx, or one that
+    cannot be read) proves Capsule reachable, but may belong to one account's broken record, so
+    it is counted in that account's own circuit (by account_key, never the token): a client
+    hammering a record that makes Capsule fail holds back only itself. Any answer below 500 is a
+    success for both: the upstream is alive, a 4xx means the request was wrong.
     """
 
-    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic,
+                 max_accounts: int = 10_000):
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._probing = False
+        self._max_accounts = max_accounts
+        self._global = _Circuit()
+        self.accounts: dict[str, _Circuit] = {}  # only accounts with failures or an open circuit
 
     @property
     def state(self) -> str:
-        if self._opened_at is None:
-            return "closed"
-        return "half-open" if self._clock() - self._opened_at >= self.cooldown else "open"
+        """The global circuit's state (what /readyz and the circuit metric report)."""
+        return self._global.state(self._clock(), self.cooldown)
 
-    def before_call(self) -> None:
+    def state_for(self, account: str) -> str:
+        circuit = self.accounts.get(account)
+        return "closed" if circuit is None else circuit.state(self._clock(), self.cooldown)
+
+    def before_call(self, account: str | None = None) -> None:
         """Raise UpstreamBusy when the call must not be made; otherwise let it through."""
-        if self.threshold <= 0 or self._opened_at is None:
+        if self.threshold <= 0:
             return
-        remaining = self._opened_at + self.cooldown - self._clock()
-        if remaining > 0:
-            raise UpstreamBusy("Capsule is failing; the proxy is not calling it for a moment "
-                               "(circuit open)", remaining)
-        if self._probing:
-            raise UpstreamBusy("Capsule is failing; one probe request is checking whether it is back",
-                               1)
-        self._probing = True
+        now = self._clock()
+        probe = self._global.admit(now, self.cooldown, "Capsule is failing")
+        circuit = self.accounts.get(account) if account is not None else None
+        if circuit is not None:
+            try:
+                circuit.admit(now, self.cooldown, "Capsule keeps failing for this account's requests")
+            except UpstreamBusy:
+                if probe:
+                    self._global.probing = False  # the global probe slot goes to another call
+                raise
 
-    def record_success(self) -> None:
-        self._failures = 0
-        self._opened_at = None
-        self._probing = False
+    def record_success(self, account: str | None = None) -> None:
+        self._global.success()
+        if account is not None:
+            self.accounts.pop(account, None)
 
-    def abandon(self) -> None:
+    def record_failure(self, account: str | None = None) -> None:
+        """Capsule could not be reached (connection failure or timeout): counted for everyone."""
+        self._global.failure(self._clock(), self.threshold)
+        circuit = self.accounts.get(account) if account is not None else None
+        if circuit is not None:
+            circuit.probing = False  # says nothing about the account: another probe may go
+
+    def record_error_answer(self, account: str) -> None:
+        """Capsule answered, in error (5xx or unreadable): counted for this account only."""
+        self._global.success()
+        if self.threshold <= 0:
+            return
+        circuit = self.accounts.get(account)
+        if circuit is None:
+            if len(self.accounts) >= self._max_accounts:
+                self.accounts.pop(next(iter(self.accounts)))
+            circuit = self.accounts[account] = _Circuit()
+        circuit.failure(self._clock(), self.threshold)
+
+    def abandon(self, account: str | None = None) -> None:
         """The call ended with no verdict on the upstream (e.g. the client went away)."""
-        self._probing = False
-
-    def record_failure(self) -> None:
-        self._failures += 1
-        if self._probing or (self.threshold > 0 and self._failures >= self.threshold):
-            self._opened_at = self._clock()
-        self._probing = False
+        self._global.probing = False
+        circuit = self.accounts.get(account) if account is not None else None
+        if circuit is not None:
+            circuit.probing = False
 
 
 class Gate:

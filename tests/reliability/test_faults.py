@@ -563,7 +563,8 @@ BREAKER = {"breaker_threshold": 3, "breaker_cooldown": 0.5, "retries": 1}
 
 
 async def open_the_circuit(proxy, chaos: Chaos) -> None:
-    chaos.inject("status", status=502, path="/api/v2/tasks*")
+    # Capsule out of reach: every connection dropped before an answer, whoever calls.
+    chaos.inject("reset_before", path="/api/v2/tasks*")
     for _ in range(3):
         response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
         v1_message(response, body, 502)
@@ -626,6 +627,67 @@ async def test_a_failed_probe_opens_the_circuit_again(make_proxy, chaos):
     assert "circuit open" in v1_message(response, body, 503)
     assert elapsed < 0.5 and chaos.seen("GET", TASK_1) == 4
     assert (await proxy.get("/readyz")).status == 503
+    await closes_cleanly(proxy, chaos)
+
+
+async def test_a_poison_record_for_one_token_does_not_refuse_other_tokens(make_proxy, chaos):
+    """Capsule answers 500 for one record of one account: that account is held back after
+    `breaker_threshold` such answers in a row, and every other account keeps being served."""
+    chaos.inject("status", status=500, path=TASK_1, token="tok-phillip")
+    proxy = await make_proxy(chaos.url, upstream=BREAKER)
+    for _ in range(3):
+        response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
+        assert "500" in v1_message(response, body, 502)
+    assert chaos.seen("GET", TASK_1) == 3
+
+    response, elapsed, body = await timed(proxy.get("/api/task/1", headers={**PHILLIP, **JSON}))
+    assert "circuit open" in v1_message(response, body, 503)
+    assert response.headers["Retry-After"] == "1" and elapsed < 0.5
+    assert chaos.seen("GET", TASK_1) == 3  # Phillip's hammering no longer reaches Capsule
+    for path in ("/api/task/1", "/api/task/2", "/api/tasks"):
+        response = await proxy.get(path, headers=SOFIA)
+        assert response.status == 200, await response.text()
+    assert upstream_of(proxy).breaker.state == "closed"
+    assert (await proxy.get("/readyz")).status == 200
+
+    chaos.heal()
+    await asyncio.sleep(0.6)  # the cool-down: one probe for Phillip, and it succeeds
+    assert (await proxy.get("/api/task/1", headers=PHILLIP)).status == 200
+    assert (await proxy.get("/api/task/2", headers=PHILLIP)).status == 200
+    await closes_cleanly(proxy, chaos)
+
+
+@pytest.mark.parametrize("dead", ["reset", "refused"])
+async def test_a_dead_upstream_opens_the_circuit_for_every_token(make_proxy, chaos, dead):
+    url = chaos.url if dead == "reset" else f"http://127.0.0.1:{refused_port()}"
+    chaos.inject("reset_before")
+    proxy = await make_proxy(url, upstream=BREAKER)
+    for _ in range(3):
+        response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
+        v1_message(response, body, 502)
+    seen = chaos.seen()
+    response, elapsed, body = await timed(proxy.get("/api/task/2", headers=SOFIA))
+    assert "circuit open" in v1_message(response, body, 503)
+    assert elapsed < 0.5 and chaos.seen() == seen  # Sofia's call was not even tried
+    assert upstream_of(proxy).breaker.state == "open"
+    assert (await proxy.get("/readyz")).status == 503
+    assert acquired(proxy) == 0
+    await closes_cleanly(proxy, chaos)
+
+
+async def test_5xx_for_every_token_holds_each_back_and_readiness_says_capsule_fails(make_proxy, chaos):
+    """A Capsule that answers 503 to everyone (its load balancer, say): each account is held back
+    after its own `breaker_threshold` answers, and /readyz reports the upstream as failing."""
+    chaos.inject("status", status=503)
+    proxy = await make_proxy(chaos.url, upstream=BREAKER)
+    for headers in (PHILLIP, SOFIA):
+        for _ in range(3):
+            response, _, body = await timed(proxy.get("/api/task/1", headers=headers))
+            v1_message(response, body, 502)
+        response, _, body = await timed(proxy.get("/api/task/1", headers=headers))
+        assert "circuit open" in v1_message(response, body, 503)
+    assert chaos.seen("GET", TASK_1) == 6
+    assert (await proxy.get("/readyz")).status == 503  # its check of /api/v2/site got a 503 too
     await closes_cleanly(proxy, chaos)
 
 
