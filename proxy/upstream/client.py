@@ -28,6 +28,7 @@ from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, R
 log = logging.getLogger("capsule_proxy.upstream")
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MIN_SCRUBBED = 4  # tokens at least this long are scrubbed from texts built from upstream answers
 PAGE_SIZE = 100  # v2's largest page: the fewest calls for a scan
 
 
@@ -215,7 +216,7 @@ class Upstream:
                                                  allow_redirects=False) as response:
                     status = str(response.status)
                     raw = await _read_bounded(response, f"{method} {path}")
-                    answer = _classify(method, path, response.status, response.headers, raw)
+                    answer = _classify(method, path, response.status, response.headers, raw, token)
                 verdict = "alive"
                 return answer
             except UpstreamError as exc:
@@ -338,7 +339,27 @@ def _items(data: Any, key: str, path: str) -> list[Any]:
     return items
 
 
-def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str], raw: bytes) -> Answer:
+def scrub(text: str, token: str) -> str:
+    """`text` without `token`: an upstream may echo the bearer token it was sent (in static auth
+    mode the proxy's own, shared one) in an error, which then reaches a client and the logs.
+    Shorter strings are no real token, and replacing them would garble the message."""
+    if len(token) >= MIN_SCRUBBED and token in text:
+        return text.replace(token, "[redacted]")
+    return text
+
+
+def _scrubbed(value: Any, token: str) -> Any:
+    if isinstance(value, str):
+        return scrub(value, token)
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, token) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, token) for item in value]
+    return value
+
+
+def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str], raw: bytes,
+              token: str) -> Answer:
     data: Any = None
     if raw:
         try:
@@ -351,10 +372,10 @@ def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str
     if 200 <= status < 300:
         return Answer(status, headers, data)
     body = data if isinstance(data, dict) else {}
-    message = body.get("message") or body.get("error") or f"upstream answered {status}"
-    errors = [e for e in body.get("errors", []) if isinstance(e, dict)] if isinstance(
+    message = scrub(str(body.get("message") or body.get("error") or f"upstream answered {status}"), token)
+    errors = [_scrubbed(e, token) for e in body.get("errors", []) if isinstance(e, dict)] if isinstance(
         body.get("errors"), list) else []
     # Passed on to v1 clients, so only plain numbers: nothing the upstream sends can inject a header.
     rate = {name: headers[name] for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
             if headers.get(name, "").isdigit() and headers[name].isascii()}
-    raise UpstreamError(status, str(message), errors, rate)
+    raise UpstreamError(status, message, errors, rate)
