@@ -12,10 +12,60 @@ import logging
 import signal
 from dataclasses import dataclass
 from typing import Awaitable, Callable
+from xml.sax.saxutils import escape
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
+from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("capsule_proxy")
+
+# What a request aiohttp cannot parse did wrong, most specific first. aiohttp's own answer quotes
+# the offending line, which can be an `Authorization: Basic ...` one; these quote nothing.
+_PARSE_PROBLEMS: tuple[tuple[type[http_exceptions.HttpProcessingError], str], ...] = (
+    (http_exceptions.LineTooLong, "a request line or header field is longer than the proxy accepts"),
+    (http_exceptions.InvalidHeader, "a request header field is malformed (its name, value or a character in it)"),
+    (http_exceptions.BadHttpMethod, "the request method is malformed"),
+    (http_exceptions.BadStatusLine, "the request line is malformed"),
+    (http_exceptions.InvalidURLError, "the request target is not a valid URL"),
+    (http_exceptions.PayloadEncodingError, "the request body's framing or encoding is malformed"),
+)
+
+
+def parse_error_answer(exc: http_exceptions.HttpProcessingError) -> web.Response:
+    """The v1 error document for a request that could not be parsed; the connection is closed."""
+    problem = next((text for kind, text in _PARSE_PROBLEMS if isinstance(exc, kind)),
+                   "the request is not valid HTTP/1.1 (a malformed request line or header)")
+    body = ('<?xml version="1.0" encoding="UTF-8"?><error><message>'
+            f"the proxy cannot parse this request: {escape(problem)}</message></error>")
+    response = web.Response(status=400, text=body, content_type="application/xml", charset="utf-8")
+    response.force_close()
+    return response
+
+
+class _RequestHandler(RequestHandler):
+    __slots__ = ()
+
+    def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]
+        answer = super().handle_error(request, status, exc, message)  # logs it, as before
+        if isinstance(exc, http_exceptions.HttpProcessingError):
+            return parse_error_answer(exc)
+        return answer
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server, with connections handled by _RequestHandler."""
+
+    def __call__(self) -> RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _AppRunner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp has no switch for the parser-error answer, nor for the handler class: the
+        # server it built keeps its state and gets a __call__ that makes our handlers.
+        server.__class__ = _Server
+        return server
 
 
 @dataclass
@@ -38,8 +88,8 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
     request, so a client that drips its request head (slowloris) is closed after
     `keepalive_timeout` seconds, like an idle one.
     """
-    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
-                           handle_signals=False, keepalive_timeout=keepalive_timeout)
+    runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
+                        handle_signals=False, keepalive_timeout=keepalive_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     try:

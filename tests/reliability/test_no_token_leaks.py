@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from lxml import etree
 
 from tests.processes import start
 
@@ -278,11 +279,9 @@ async def test_static_mode_leaks_neither_the_static_token_nor_client_tokens(make
     assert_clean(debug_logs.text, "the logs")
 
 
-async def test_unparseable_requests_never_log_the_authorization_header(make_proxy, debug_logs):
-    """aiohttp's parser errors quote the offending header line; the proxy's server log must not."""
-    proxy = await make_proxy()
-    credentials = basic(USER_TOKEN)["Authorization"]
-    hostile = [
+def hostile_lines(credentials: str) -> list[str]:
+    """Header lines aiohttp's parser refuses, each holding the client's credentials."""
+    return [
         f"Authorization: {credentials}\x01",                 # an invalid character after it
         f"Authorization: {credentials}\rX-Next: 1",          # a bare CR
         f"Authorization: {credentials}" + "A" * 9000,        # longer than a header may be
@@ -292,15 +291,21 @@ async def test_unparseable_requests_never_log_the_authorization_header(make_prox
         f"Authorization: {credentials}\r\nTransfer-Encoding: chunked\r\nContent-Length: 5",
         f"Authorization: Basic {USER_TOKEN}\x7f",
     ]
-    for line in hostile:
+
+
+async def test_unparseable_requests_never_log_the_authorization_header(make_proxy, debug_logs):
+    """aiohttp's parser errors quote the offending header line; the proxy's server log must not."""
+    proxy = await make_proxy()
+    credentials = basic(USER_TOKEN)["Authorization"]
+    for line in hostile_lines(credentials):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(f"GET /api/task/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n{line}\r\n\r\n".encode("latin-1"))
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(65536), 5)
         writer.close()
         assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0], answer[:200]
-        # aiohttp echoes the offending line back to the client that sent it (its own bytes);
-        # the proxy's logs are what must stay clean.
+        # (This test server is aiohttp's own: the answer body is checked with the proxy's
+        # listener, in the next test.)
     assert any(r.name == "aiohttp.server" for r in debug_logs.records), "the refusals were not logged"
     assert_clean(debug_logs.text, "the logs")
 
@@ -385,6 +390,39 @@ async def test_the_static_token_echoed_by_an_upstream_error_reaches_no_client_an
     seen.assert_clean()
     assert_clean(debug_logs.text, "the logs")
     assert_clean(formatted_logs.getvalue(), "the formatted logs")
+
+
+async def test_an_unparseable_request_gets_a_v1_error_that_quotes_nothing(debug_logs):
+    """aiohttp's own 400 for a request it cannot parse quotes the offending line, an
+    `Authorization: Basic ...` one included; the proxy's listener answers its own v1 error."""
+    settings = load_settings(environ={}, flags={})
+    app = create_proxy_app(settings, f"http://127.0.0.1:{free_port()}")
+    listener = await server.start(app, "127.0.0.1", 0, 1.0)
+    port = listener.runner.addresses[0][1]
+    messages = set()
+    try:
+        for line in [*hostile_lines(basic(USER_TOKEN)["Authorization"]),
+                     f"X-Token-{USER_TOKEN}\x01: 1", f"Authorization: Bearer {USER_TOKEN}\x00"]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET /api/task/1?token={USER_TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         f"{line}\r\n\r\n".encode("latin-1"))
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 5)  # and the connection is closed
+            writer.close()
+            head, _, body = answer.partition(b"\r\n\r\n")
+            status_line = head.split(b"\r\n")[0]  # HTTP/1.0: the version could not be read either
+            assert status_line.startswith(b"HTTP/1.") and status_line.endswith(b" 400 Bad Request"), answer
+            assert b"\r\nContent-Type: application/xml; charset=utf-8\r\n" in head, head
+            root = etree.fromstring(body)
+            assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?><error><message>'), body
+            assert root.tag == "error" and [child.tag for child in root] == ["message"], body
+            messages.add(root.findtext("message"))
+            assert_clean(answer.decode("latin-1"), f"the answer to {line[:30]!r}")
+            assert b"Authorization" not in body and b"Basic" not in body and b"task/1" not in body
+    finally:
+        await listener.runner.cleanup()
+    assert all("request" in message for message in messages), messages
+    assert_clean(debug_logs.text, "the logs")
 
 
 async def check_metrics(proxy: Any, seen: Seen, credentials: dict[str, str]) -> None:
