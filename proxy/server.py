@@ -1,7 +1,7 @@
 """Running aiohttp applications until SIGINT/SIGTERM, then shutting down gracefully.
 
 On a signal each listener stops accepting, in-flight requests get `shutdown_timeout` seconds to
-finish, and the process exits 0. Listeners stop in order, so a proxy stops before the embedded
+finish (their answers say `Connection: close`), and the process exits 0. Listeners stop in order, so a proxy stops before the embedded
 emulator its in-flight requests still need.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 from xml.sax.saxutils import escape
 
-from aiohttp import http_exceptions, web
+from aiohttp import hdrs, http_exceptions, web
 from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("capsule_proxy")
@@ -68,10 +68,31 @@ class _AppRunner(web.AppRunner):
         return server
 
 
+class Drain:
+    """Set when a listener starts draining: every answer prepared from then on carries
+    `Connection: close`, so keep-alive clients take their next request elsewhere instead of
+    sending it into a connection that is about to close."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        if self.active:
+            response.force_close()
+            # aiohttp runs this hook after it wrote the Connection header: say it here too.
+            response.headers[hdrs.CONNECTION] = "close"
+
+
 @dataclass
 class Listener:
     runner: web.AppRunner
     site: web.TCPSite
+    drain: Drain = field(default_factory=Drain)
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to shutdown_timeout), clean up."""
+        self.drain.active = True
+        await self.runner.cleanup()
 
     @property
     def url(self) -> str:
@@ -88,6 +109,8 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
     request, so a client that drips its request head (slowloris) is closed after
     `keepalive_timeout` seconds, like an idle one.
     """
+    drain = Drain()
+    app.on_response_prepare.append(drain.on_response_prepare)
     runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
                         handle_signals=False, keepalive_timeout=keepalive_timeout)
     await runner.setup()
@@ -97,7 +120,7 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
     except OSError as exc:
         await runner.cleanup()
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return Listener(runner, site)
+    return Listener(runner, site, drain)
 
 
 async def wait_for_signal() -> signal.Signals:
@@ -129,5 +152,5 @@ async def run_until_signal(start_all: Callable[[], Awaitable[list[Listener]]],
         log.info("received %s: finishing in-flight requests, then stopping", sig.name)
     finally:
         for listener in listeners:
-            await listener.runner.cleanup()
+            await listener.stop()
     log.info("stopped")

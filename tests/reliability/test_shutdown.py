@@ -228,6 +228,44 @@ async def test_requests_still_running_at_the_grace_period_are_cut(sig):
     assert "Traceback" not in log and '"exception"' not in log, log
 
 
+async def read_answer(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
+    """One HTTP/1.1 answer off a raw connection: status line, headers (lower-case names), body."""
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)).decode("latin-1")
+    status, *lines = head.rstrip("\r\n").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), 15)
+    return status, headers, body
+
+
+async def test_answers_sent_while_draining_say_connection_close():
+    """A keep-alive client whose request is in flight at SIGTERM is told, in that answer, that the
+    connection closes, so it sends its next request elsewhere instead of into a closing socket."""
+    upstream = await SlowUpstream(delay=1.0, expect=2).start()
+    proxy = await start_proxy("--upstream", upstream.url, shutdown_timeout=10)
+    try:
+        host, port = proxy.address
+        reader, writer = await asyncio.open_connection(host, port)
+        request = (f"GET /api/task/1 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                   f"Authorization: {basic('tok')}\r\n\r\n").encode()
+        writer.write(request)  # before the signal: an ordinary keep-alive answer
+        status, headers, body = await read_answer(reader)
+        assert status == "HTTP/1.1 200 OK", body
+        assert headers.get("connection", "").lower() != "close", headers
+        writer.write(request)  # the same connection again, and the signal while it is in flight
+        await asyncio.wait_for(upstream.all_arrived.wait(), 5)
+        proxy.process.send_signal(signal.SIGTERM)
+        status, headers, body = await read_answer(reader)
+        writer.close()
+        code = await proxy.exit_status(15)
+    finally:
+        proxy.kill()
+        await upstream.stop()
+    assert status == "HTTP/1.1 200 OK", body
+    assert_task_xml(200, body.decode())
+    assert headers.get("connection", "").lower() == "close", headers
+    assert code == 0
+
+
 def big_seed(path) -> str:
     """The demo seed plus 5000 tasks, so a filtered v1 list scans 50 v2 pages (~0.5 s each)."""
     from importlib import resources
