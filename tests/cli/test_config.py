@@ -156,3 +156,8 @@ def test_a_whole_number_in_the_file_is_a_number_of_seconds_too(tmp_path):
     assert settings.get("server", "shutdown_timeout") == 3.0 and settings.get("upstream", "retries") == 2
     with pytest.raises(ConfigError, match=r"upstream\.retries"):
         load_settings(write(tmp_path, "[upstream]\nretries = 2.0\n"), {})
+
+
+def test_example_config_says_how_to_check_a_file():
+    header = (ROOT / "config.example.toml").read_text().split("\n[", 1)[0]
+    assert "capsule-proxy check-config config.toml" in header
