@@ -1,8 +1,9 @@
 """Running aiohttp applications until SIGINT/SIGTERM, then shutting down gracefully.
 
 On a signal each listener stops accepting, in-flight requests get `shutdown_timeout` seconds to
-finish (their answers say `Connection: close`), and the process exits 0. Listeners stop in order, so a proxy stops before the embedded
-emulator its in-flight requests still need.
+finish (their answers say `Connection: close`), and the process exits 0. Listeners stop in order,
+so a proxy stops before the embedded emulator its in-flight requests still need. A request that
+cannot be parsed gets the proxy's own v1 error, which quotes nothing of it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Every answer is classified here, so the v1 layer sees only four outcomes: a pars
 an `UpstreamError` (v2 answered with an error status), `UpstreamUnavailable` /
 `UpstreamTimeout` (no usable answer), or `UpstreamBusy` (the proxy will not call now). Retries,
 the circuit breaker, back-pressure and rate-limit tracking (resilience.py) are applied here.
-The token is sent upstream and never logged.
+The token is sent upstream and never logged, and scrubbed from the error texts built from an
+answer, in case the upstream echoes it.
 """
 
 from __future__ import annotations

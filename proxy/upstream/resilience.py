@@ -111,7 +111,7 @@ class _Circuit:
 
 
 class CircuitBreaker:
-    """Two kinds of circuit (decisions.md R3), each closed → open → half-open: one probe.
+    """Two kinds of circuit (decisions.md R5), each closed → open → half-open: one probe.
 
     The global circuit counts what says Capsule cannot be reached: connection failures and
     timeouts. When it is open every call is refused. An answer in error (a 5xx, or one that
