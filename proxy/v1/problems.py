@@ -12,7 +12,6 @@ from typing import Any, Callable, Mapping
 
 from ..translate.errors import UpstreamDataError
 from ..upstream.client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from ..upstream.resilience import RATE_LIMIT_WINDOW, seconds_until_reset
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Capsule"'}
 PASSED_THROUGH = (400, 401, 403, 404)
@@ -50,6 +49,8 @@ def from_upstream(exc: Exception, clock: Callable[[], float] = time.time) -> V1E
     if exc.status in PASSED_THROUGH:
         return V1Error(exc.status, exc.message, BASIC_CHALLENGE if exc.status == 401 else None)
     if exc.status == 429:
+        from ..upstream.resilience import RATE_LIMIT_WINDOW, seconds_until_reset
+
         headers = dict(exc.headers)
         now = clock()
         wait = seconds_until_reset(headers.get("X-RateLimit-Reset"), now)
