@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import os
 import sys
 from typing import Any, Callable, Sequence
 
@@ -151,13 +152,19 @@ def _check_config(path: str) -> int:
     except ConfigError as exc:
         print(f"capsule-proxy: configuration error: {exc}", file=sys.stderr)
         return 2
-    print(f"# {path}: valid. Effective settings (secrets masked), with where each came from:")
-    for section, keys in settings.masked().items():
-        print(f"\n[{section}]")
-        for key, value in keys.items():
-            source = settings.sources.get(f"{section}.{key}", "default")
-            shown = value if value == "***" else _toml_value(value)
-            print(f"{key} = {shown}  # {source}")
+    try:
+        print(f"# {path}: valid. Effective settings (secrets masked), with where each came from:")
+        for section, keys in settings.masked().items():
+            print(f"\n[{section}]")
+            for key, value in keys.items():
+                source = settings.sources.get(f"{section}.{key}", "default")
+                shown = value if value == "***" else _toml_value(value)
+                print(f"{key} = {shown}  # {source}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head -1`). Output still buffered would fail again when Python
+        # flushes at exit, so stdout now points at /dev/null; the file was valid all the same.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -255,6 +255,17 @@ class Settings:
         }
 
 
+def _check_file_type(setting: Setting, value: Any, key: str) -> None:
+    """TOML has numbers, so a quoted one in the file (`port = "8080"`) is a mistake, named here.
+    Environment variables and flags are always text, and the checkers convert them."""
+    default = setting.default
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise ConfigError(f"{key}: expected {kind}, written without quotes; got {value!r}")
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
@@ -297,8 +308,9 @@ def load_settings(
     if config_file is None and environ.get(ENV_CONFIG_FILE):
         config_file = environ[ENV_CONFIG_FILE]
     layers: list[tuple[str, Mapping[str, Any]]] = []
+    file_origin = f"file {config_file}"
     if config_file:
-        layers.append((f"file {config_file}", _read_file(Path(config_file))))
+        layers.append((file_origin, _read_file(Path(config_file))))
     layers.append(("environment", _from_env(environ)))
     layers.append(("command line", flags or {}))
 
@@ -320,6 +332,8 @@ def load_settings(
                     known = ", ".join(SECTIONS[section])
                     raise ConfigError(f"{origin}: unknown key {dotted}; keys of [{section}]: {known}")
                 try:
+                    if origin == file_origin:
+                        _check_file_type(setting, raw, dotted)
                     values[section][key] = setting.kind(raw, dotted)
                 except ConfigError as exc:
                     raise ConfigError(f"{origin}: {exc}") from None

@@ -1,8 +1,9 @@
 """Logging: one JSON object per line for machines, readable lines for people, tokens never.
 
 `[log] format = "auto"` picks text when stderr is a terminal and JSON otherwise. Every request
-gets one access line (from the request observer). A redaction filter is the last line of
-defence: any `Basic …`/`Bearer …` credential in a message is replaced before it is written.
+gets one access line (from the request observer), with the client's token scrubbed from every
+field. A redaction filter is the last line of defence: any `Basic …`/`Bearer …` credential in a
+message or any text field is replaced before it is written.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import orjson
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .observe import RequestRecord
+from .upstream.client import scrub
 
 ACCESS = logging.getLogger("capsule_proxy.access")
-_CREDENTIAL = re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]+", re.IGNORECASE)
+# A credential after Basic/Bearer: token68 characters with a digit, a symbol or a capital, or 12 or
+# more of them; so "HTTP Basic with the token" (a word, in a message) stays readable.
+_CREDENTIAL = re.compile(r"\b((?i:Basic|Bearer))\s+(?=[a-z]*[A-Z0-9+/=._~-]|[a-z]{12})[A-Za-z0-9+/=._~-]+")
 # Attributes every LogRecord has; anything else was passed with `extra=` and is a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 _OPS_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -30,11 +34,19 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """Redacts the message and every text field passed with `extra=` (the JSON format writes
+    them all: a User-Agent or an error can carry a credential as well as the message)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        for key, value in vars(record).items():
+            if key not in _STANDARD and isinstance(value, str):
+                cleaned = redact(value)
+                if cleaned != value:
+                    setattr(record, key, cleaned)
         return True
 
 
@@ -99,14 +111,22 @@ def setup_logging(level: str, fmt: str, stream: Any = None) -> None:
 
 
 def access_log(record: RequestRecord) -> None:
-    """The request observer that writes the access line (probes only at debug level)."""
+    """The request observer that writes the access line (probes only at debug level).
+
+    The client's token is scrubbed from every field: a client may put it in its User-Agent (or
+    its method), and an upstream may echo it in an error; the credential pattern of the filter
+    would not see a bare token."""
     level = logging.DEBUG if record.route in _OPS_ROUTES else logging.INFO
     if not ACCESS.isEnabledFor(level):
         return
-    ACCESS.log(level, "%s %s %s %.1fms", record.method, record.route, record.status, record.duration * 1000,
-               extra={"request_id": record.request_id, "client": record.client, "method": record.method,
-                      "route": record.route, "status": record.status,
-                      "duration_ms": round(record.duration * 1000, 3),
-                      "upstream_calls": record.upstream_calls, "bytes_in": record.bytes_in,
-                      "bytes_out": record.bytes_out, "user_agent": record.user_agent,
-                      **({"error": record.error} if record.error else {})})
+    fields: dict[str, Any] = {
+        "request_id": record.request_id, "client": record.client, "method": record.method,
+        "route": record.route, "status": record.status, "duration_ms": round(record.duration * 1000, 3),
+        "upstream_calls": record.upstream_calls, "bytes_in": record.bytes_in,
+        "bytes_out": record.bytes_out, "user_agent": record.user_agent,
+        **({"error": record.error} if record.error else {})}
+    if record.token:
+        fields = {key: scrub(value, record.token) if isinstance(value, str) else value
+                  for key, value in fields.items()}
+    ACCESS.log(level, "%s %s %s %.1fms", fields["method"], record.route, record.status,
+               record.duration * 1000, extra=fields)

@@ -1,8 +1,9 @@
 """Running aiohttp applications until SIGINT/SIGTERM, then shutting down gracefully.
 
 On a signal each listener stops accepting, in-flight requests get `shutdown_timeout` seconds to
-finish, and the process exits 0. Listeners stop in order, so a proxy stops before the embedded
-emulator its in-flight requests still need.
+finish (their answers say `Connection: close`), and the process exits 0. Listeners stop in order,
+so a proxy stops before the embedded emulator its in-flight requests still need. A request that
+cannot be parsed gets the proxy's own v1 error, which quotes nothing of it.
 """
 
 from __future__ import annotations
@@ -10,18 +11,89 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
+from xml.sax.saxutils import escape
 
-from aiohttp import web
+from aiohttp import hdrs, http_exceptions, web
+from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("capsule_proxy")
+
+# What a request aiohttp cannot parse did wrong, most specific first. aiohttp's own answer quotes
+# the offending line, which can be an `Authorization: Basic ...` one; these quote nothing.
+_PARSE_PROBLEMS: tuple[tuple[type[http_exceptions.HttpProcessingError], str], ...] = (
+    (http_exceptions.LineTooLong, "a request line or header field is longer than the proxy accepts"),
+    (http_exceptions.InvalidHeader, "a request header field is malformed (its name, value or a character in it)"),
+    (http_exceptions.BadHttpMethod, "the request method is malformed"),
+    (http_exceptions.BadStatusLine, "the request line is malformed"),
+    (http_exceptions.InvalidURLError, "the request target is not a valid URL"),
+    (http_exceptions.PayloadEncodingError, "the request body's framing or encoding is malformed"),
+)
+
+
+def parse_error_answer(exc: http_exceptions.HttpProcessingError) -> web.Response:
+    """The v1 error document for a request that could not be parsed; the connection is closed."""
+    problem = next((text for kind, text in _PARSE_PROBLEMS if isinstance(exc, kind)),
+                   "the request is not valid HTTP/1.1 (a malformed request line or header)")
+    body = ('<?xml version="1.0" encoding="UTF-8"?><error><message>'
+            f"the proxy cannot parse this request: {escape(problem)}</message></error>")
+    response = web.Response(status=400, text=body, content_type="application/xml", charset="utf-8")
+    response.force_close()
+    return response
+
+
+class _RequestHandler(RequestHandler):
+    __slots__ = ()
+
+    def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]
+        answer = super().handle_error(request, status, exc, message)  # logs it, as before
+        if isinstance(exc, http_exceptions.HttpProcessingError):
+            return parse_error_answer(exc)
+        return answer
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server, with connections handled by _RequestHandler."""
+
+    def __call__(self) -> RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _AppRunner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp has no switch for the parser-error answer, nor for the handler class: the
+        # server it built keeps its state and gets a __call__ that makes our handlers.
+        server.__class__ = _Server
+        return server
+
+
+class Drain:
+    """Set when a listener starts draining: every answer prepared from then on carries
+    `Connection: close`, so keep-alive clients take their next request elsewhere instead of
+    sending it into a connection that is about to close."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        if self.active:
+            response.force_close()
+            # aiohttp runs this hook after it wrote the Connection header: say it here too.
+            response.headers[hdrs.CONNECTION] = "close"
 
 
 @dataclass
 class Listener:
     runner: web.AppRunner
     site: web.TCPSite
+    drain: Drain = field(default_factory=Drain)
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to shutdown_timeout), clean up."""
+        self.drain.active = True
+        await self.runner.cleanup()
 
     @property
     def url(self) -> str:
@@ -38,8 +110,10 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
     request, so a client that drips its request head (slowloris) is closed after
     `keepalive_timeout` seconds, like an idle one.
     """
-    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
-                           handle_signals=False, keepalive_timeout=keepalive_timeout)
+    drain = Drain()
+    app.on_response_prepare.append(drain.on_response_prepare)
+    runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=None,
+                        handle_signals=False, keepalive_timeout=keepalive_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     try:
@@ -47,7 +121,7 @@ async def start(app: web.Application, host: str, port: int, shutdown_timeout: fl
     except OSError as exc:
         await runner.cleanup()
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return Listener(runner, site)
+    return Listener(runner, site, drain)
 
 
 async def wait_for_signal() -> signal.Signals:
@@ -79,5 +153,5 @@ async def run_until_signal(start_all: Callable[[], Awaitable[list[Listener]]],
         log.info("received %s: finishing in-flight requests, then stopping", sig.name)
     finally:
         for listener in listeners:
-            await listener.runner.cleanup()
+            await listener.stop()
     log.info("stopped")

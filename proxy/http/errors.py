@@ -50,12 +50,16 @@ def from_upstream(exc: Exception, noun: str = "record", clock: Callable[[], floa
     if exc.status in PASSED_THROUGH:
         return V1Error(exc.status, exc.message, BASIC_CHALLENGE if exc.status == 401 else None)
     if exc.status == 429:
+        from ..upstream.resilience import RATE_LIMIT_WINDOW, seconds_until_reset
+
         headers = dict(exc.headers)
-        try:
-            wait = int(float(headers.get("X-RateLimit-Reset", "")) - clock())
-        except ValueError:
+        now = clock()
+        wait = seconds_until_reset(headers.get("X-RateLimit-Reset"), now)
+        if wait is None:
             wait = 60  # no reset time given: a minute is a safe guess for an hourly limit
-        headers["Retry-After"] = str(max(wait, 1))
+        elif wait >= RATE_LIMIT_WINDOW:  # held to Capsule's hour: pass on the reset as held
+            headers["X-RateLimit-Reset"] = str(int(now + wait))
+        headers["Retry-After"] = str(max(int(wait), 1))
         return V1Error(429, "the Capsule API rate limit is reached; retry after "
                             f"{headers['Retry-After']} seconds", headers)
     return V1Error(502, f"Capsule answered with status {exc.status}: {exc.message}")

@@ -4,7 +4,8 @@ Every answer is classified here, so the v1 layer sees only four outcomes: a pars
 an `UpstreamError` (v2 answered with an error status), `UpstreamUnavailable` /
 `UpstreamTimeout` (no usable answer), or `UpstreamBusy` (the proxy will not call now). Retries,
 the circuit breaker, back-pressure and rate-limit tracking (resilience.py) are applied here.
-The token is sent upstream and never logged.
+The token is sent upstream and never logged, and scrubbed from the error texts built from an
+answer, in case the upstream echoes it.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from typing import Any, AsyncIterator, Callable, Mapping
 import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from ..observe import REQUEST_ID, count_upstream_call
 from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, RateLimits,
-                         RetryPolicy)
+                         RetryPolicy, account_key)
 
 log = logging.getLogger("capsule_proxy.upstream")
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MIN_SCRUBBED = 4  # tokens at least this long are scrubbed from texts built from upstream answers
 PAGE_SIZE = 100  # v2's largest page: the fewest calls for a scan
 
 
@@ -110,6 +113,11 @@ class Upstream:
         self._session = aiohttp.ClientSession(
             connector=connector, raise_for_status=False,
             headers={"Accept": "application/json", "User-Agent": "capsule-proxy"})
+        # aiohttp resends an idempotent request once, on its own, when the connection drops
+        # (aio-libs/aiohttp#10790); only RetryPolicy may retry, so that `retries` is the number of
+        # attempts Capsule sees and the retry metric counts them. No public switch exists; aiohttp's
+        # own test client sets the same attribute. test_faults.py holds this.
+        self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:
@@ -138,7 +146,7 @@ class Upstream:
             if self.rate_limits.exhausted_for(token) > 0:
                 await self._respect_rate_limit(method, token, deadline)
             try:
-                answer = await self._attempt(method, path, params, headers, body, deadline)
+                answer = await self._attempt(method, path, params, headers, body, deadline, token)
             except (UpstreamUnavailable, UpstreamError) as failure:
                 retryable = (failure.transient if isinstance(failure, UpstreamUnavailable)
                              else failure.status in RETRYABLE_STATUSES)
@@ -182,7 +190,8 @@ class Upstream:
                 and self._clock() + wait < deadline)
 
     async def _attempt(self, method: str, path: str, params: Mapping[str, str] | None,
-                       headers: dict[str, str], body: bytes | None, deadline: float) -> Answer:
+                       headers: dict[str, str], body: bytes | None, deadline: float,
+                       token: str) -> Answer:
         """One HTTP exchange, counted by the circuit breaker and held to the gate."""
         assert self._session is not None, "upstream client is not started"
         remaining = deadline - self._clock()
@@ -192,32 +201,34 @@ class Upstream:
         if self._total_timeout is not None and remaining < self._total_timeout - 0.001:
             timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=self._connect_timeout,
                                             sock_read=self._read_timeout)
+        account = account_key(token)
         async with self.gate.slot():
-            self.breaker.before_call()
+            self.breaker.before_call(account)
             count_upstream_call()
-            verdict, status, started = None, "unreachable", time.perf_counter()
+            verdict: str | None = None  # alive, error answer, unreachable; None: no verdict
+            status, started = "unreachable", time.perf_counter()
             try:
                 async with self._session.request(method, self.base_url + path, params=params,
                                                  data=body, headers=headers, timeout=timeout,
                                                  allow_redirects=False) as response:
                     status = str(response.status)
                     raw = await _read_bounded(response, f"{method} {path}")
-                    answer = _classify(method, path, response.status, response.headers, raw)
-                verdict = True
+                    answer = _classify(method, path, response.status, response.headers, raw, token)
+                verdict = "alive"
                 return answer
             except UpstreamError as exc:
-                verdict = exc.status < 500
+                verdict = "alive" if exc.status < 500 else "error answer"
                 raise
-            except UpstreamUnavailable:
-                verdict = False
+            except UpstreamUnavailable:  # an answer came, and cannot be read
+                verdict = "error answer"
                 raise
             except (asyncio.TimeoutError, aiohttp.ConnectionTimeoutError) as exc:
-                verdict, status = False, "timeout"
+                verdict, status = "unreachable", "timeout"
                 sent = not isinstance(exc, aiohttp.ConnectionTimeoutError)
                 raise UpstreamTimeout(f"the upstream did not answer {method} {path} in time",
                                       sent=sent) from None
             except aiohttp.ClientError as exc:
-                verdict = False
+                verdict = "unreachable"
                 # Only a failure to connect proves that no byte of the request left.
                 sent = not isinstance(exc, aiohttp.ClientConnectorError)
                 raise UpstreamUnavailable(f"cannot reach the upstream for {method} {path}: "
@@ -227,12 +238,14 @@ class Upstream:
                     self.last_answer_at = self._clock()
                 if self.on_call is not None:
                     self.on_call(method, route_of(path), status, time.perf_counter() - started)
-                if verdict is True:
-                    self.breaker.record_success()
-                elif verdict is False:
-                    self.breaker.record_failure()
+                if verdict == "alive":
+                    self.breaker.record_success(account)
+                elif verdict == "error answer":
+                    self.breaker.record_error_answer(account)
+                elif verdict == "unreachable":
+                    self.breaker.record_failure(account)
                 else:
-                    self.breaker.abandon()
+                    self.breaker.abandon(account)
 
     async def probe(self) -> bool:
         """Whether the upstream answers HTTP at all (any status below 500): GET /api/v2/site
@@ -270,12 +283,16 @@ class Upstream:
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
-    """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory."""
+    """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory.
+
+    The limit is on the body as decoded: Content-Length counts compressed bytes, so a gzip
+    body is read piece by piece (aiohttp inflates it as it is read) and counted."""
     length = response.content_length
     if length is not None:
         if length > MAX_ANSWER_BYTES:
             raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
-        return await response.read()  # the parser stops at Content-Length
+        if "Content-Encoding" not in response.headers:
+            return await response.read()  # the parser stops at Content-Length
     chunks, size = [], 0
     async for chunk in response.content.iter_any():
         size += len(chunk)
@@ -283,6 +300,24 @@ async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
             raise UpstreamUnavailable(f"the upstream answer to {what} is too large", transient=False)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+MAX_ID_DIGITS = 18  # 64-bit ids, as the v1 side accepts them (decisions.md D2)
+
+
+def created_id(location: str) -> int | None:
+    """The id of a created task, from the last path segment of v2's `Location` header; None when
+    the header holds no id the proxy can trust (it becomes part of the v1 client's Location): a
+    positive decimal in ASCII digits, at most 18 of them, no leading zero."""
+    try:
+        parts = [part for part in URL(location.strip()).raw_parts if part not in ("", "/")]
+    except (TypeError, ValueError):  # not a URL at all (a bad IPv6 host, a port out of range ...)
+        return None
+    segment = parts[-1] if parts else ""
+    if (segment.isascii() and segment.isdigit() and len(segment) <= MAX_ID_DIGITS
+            and not segment.startswith("0")):
+        return int(segment)
+    return None
 
 
 _ID_SEGMENT = re.compile(r"/[0-9][0-9,]*(?=/|$)")
@@ -301,7 +336,27 @@ def _items(data: Any, key: str, path: str) -> list[Any]:
     return items
 
 
-def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str], raw: bytes) -> Answer:
+def scrub(text: str, token: str) -> str:
+    """`text` without `token`: an upstream may echo the bearer token it was sent (in static auth
+    mode the proxy's own, shared one) in an error, which then reaches a client and the logs.
+    Shorter strings are no real token, and replacing them would garble the message."""
+    if len(token) >= MIN_SCRUBBED and token in text:
+        return text.replace(token, "[redacted]")
+    return text
+
+
+def _scrubbed(value: Any, token: str) -> Any:
+    if isinstance(value, str):
+        return scrub(value, token)
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, token) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, token) for item in value]
+    return value
+
+
+def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str], raw: bytes,
+              token: str) -> Answer:
     data: Any = None
     if raw:
         try:
@@ -314,10 +369,10 @@ def _classify(method: str, path: str, status: int, headers: CIMultiDictProxy[str
     if 200 <= status < 300:
         return Answer(status, headers, data)
     body = data if isinstance(data, dict) else {}
-    message = body.get("message") or body.get("error") or f"upstream answered {status}"
-    errors = [e for e in body.get("errors", []) if isinstance(e, dict)] if isinstance(
+    message = scrub(str(body.get("message") or body.get("error") or f"upstream answered {status}"), token)
+    errors = [_scrubbed(e, token) for e in body.get("errors", []) if isinstance(e, dict)] if isinstance(
         body.get("errors"), list) else []
     # Passed on to v1 clients, so only plain numbers: nothing the upstream sends can inject a header.
     rate = {name: headers[name] for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
             if headers.get(name, "").isdigit() and headers[name].isascii()}
-    raise UpstreamError(status, str(message), errors, rate)
+    raise UpstreamError(status, message, errors, rate)

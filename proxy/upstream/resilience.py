@@ -1,7 +1,8 @@
 """The upstream's safety rules, each small and testable without HTTP.
 
 - `RetryPolicy`: which failures may be retried, and the backoff between attempts.
-- `CircuitBreaker`: after N consecutive failures, fail fast for a cool-down, then one probe.
+- `CircuitBreaker`: after N consecutive failures, fail fast for a cool-down, then one probe;
+  Capsule out of reach holds back every call, answers in error only the account that gets them.
 - `Gate`: back-pressure, a bounded number of calls in flight and a bounded, timed queue.
 - `RateLimits`: the last `X-RateLimit-*` seen per token, so a known-exhausted token is refused
   before it costs an upstream call.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -19,6 +21,22 @@ from typing import Callable, Mapping
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+# Capsule's limits are per hour, so no reset is further away than this; a later one is nonsense
+# and must not lock a token out (100 years, "inf", 400 digits).
+RATE_LIMIT_WINDOW = 3600.0
+_MAX_COUNT = 10**9  # far above any real hourly limit; keeps gauges and headers finite
+
+
+def seconds_until_reset(reset: object, now: float) -> float | None:
+    """Seconds from `now` to an X-RateLimit-Reset (UTC epoch seconds), held to [0, one hour];
+    None when it is not a number at all (or NaN)."""
+    try:
+        at = float(reset)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(at):
+        return None
+    return min(max(at - now, 0.0), RATE_LIMIT_WINDOW)
 
 
 class UpstreamBusy(Exception):
@@ -52,54 +70,120 @@ class RetryPolicy:
         return ceiling * rng()
 
 
-class CircuitBreaker:
-    """closed → (threshold consecutive failures) → open → (cool-down) → half-open: one probe.
+class _Circuit:
+    """closed → (threshold consecutive failures) → open → (cool-down) → half-open: one probe."""
 
-    A success closes the circuit; a failed probe opens it for another cool-down. Answers with a
-    4xx status are successes: the upstream is alive, the request was wrong.
+    __slots__ = ("failures", "opened_at", "probing")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+
+    def state(self, now: float, cooldown: float) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if now - self.opened_at >= cooldown else "open"
+
+    def admit(self, now: float, cooldown: float, refused: str) -> bool:
+        """Raise UpstreamBusy when no call may go; True when this call is the probe."""
+        if self.opened_at is None:
+            return False
+        remaining = self.opened_at + cooldown - now
+        if remaining > 0:
+            raise UpstreamBusy(f"{refused}; the proxy is not calling it for a moment (circuit open)",
+                               remaining)
+        if self.probing:
+            raise UpstreamBusy(f"{refused}; one probe request is checking whether it is back", 1)
+        self.probing = True
+        return True
+
+    def success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self.probing = False
+
+    def failure(self, now: float, threshold: int) -> None:
+        self.failures += 1
+        if self.probing or (threshold > 0 and self.failures >= threshold):
+            self.opened_at = now
+        self.probing = False
+
+
+class CircuitBreaker:
+    """Two kinds of circuit (decisions.md R5), each closed → open → half-open: one probe.
+
+    The global circuit counts what says Capsule cannot be reached: connection failures and
+    timeouts. When it is open every call is refused. An answer in error (a 5xx, or one that
+    cannot be read) proves Capsule reachable, but may belong to one account's broken record, so
+    it is counted in that account's own circuit (by account_key, never the token): a client
+    hammering a record that makes Capsule fail holds back only itself. Any answer below 500 is a
+    success for both: the upstream is alive, a 4xx means the request was wrong.
     """
 
-    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic,
+                 max_accounts: int = 10_000):
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._probing = False
+        self._max_accounts = max_accounts
+        self._global = _Circuit()
+        self.accounts: dict[str, _Circuit] = {}  # only accounts with failures or an open circuit
 
     @property
     def state(self) -> str:
-        if self._opened_at is None:
-            return "closed"
-        return "half-open" if self._clock() - self._opened_at >= self.cooldown else "open"
+        """The global circuit's state (what /readyz and the circuit metric report)."""
+        return self._global.state(self._clock(), self.cooldown)
 
-    def before_call(self) -> None:
+    def state_for(self, account: str) -> str:
+        circuit = self.accounts.get(account)
+        return "closed" if circuit is None else circuit.state(self._clock(), self.cooldown)
+
+    def before_call(self, account: str | None = None) -> None:
         """Raise UpstreamBusy when the call must not be made; otherwise let it through."""
-        if self.threshold <= 0 or self._opened_at is None:
+        if self.threshold <= 0:
             return
-        remaining = self._opened_at + self.cooldown - self._clock()
-        if remaining > 0:
-            raise UpstreamBusy("Capsule is failing; the proxy is not calling it for a moment "
-                               "(circuit open)", remaining)
-        if self._probing:
-            raise UpstreamBusy("Capsule is failing; one probe request is checking whether it is back",
-                               1)
-        self._probing = True
+        now = self._clock()
+        probe = self._global.admit(now, self.cooldown, "Capsule is failing")
+        circuit = self.accounts.get(account) if account is not None else None
+        if circuit is not None:
+            try:
+                circuit.admit(now, self.cooldown, "Capsule keeps failing for this account's requests")
+            except UpstreamBusy:
+                if probe:
+                    self._global.probing = False  # the global probe slot goes to another call
+                raise
 
-    def record_success(self) -> None:
-        self._failures = 0
-        self._opened_at = None
-        self._probing = False
+    def record_success(self, account: str | None = None) -> None:
+        self._global.success()
+        if account is not None:
+            self.accounts.pop(account, None)
 
-    def abandon(self) -> None:
+    def record_failure(self, account: str | None = None) -> None:
+        """Capsule could not be reached (connection failure or timeout): counted for everyone."""
+        self._global.failure(self._clock(), self.threshold)
+        circuit = self.accounts.get(account) if account is not None else None
+        if circuit is not None:
+            circuit.probing = False  # says nothing about the account: another probe may go
+
+    def record_error_answer(self, account: str) -> None:
+        """Capsule answered, in error (5xx or unreadable): counted for this account only."""
+        self._global.success()
+        if self.threshold <= 0:
+            return
+        circuit = self.accounts.get(account)
+        if circuit is None:
+            if len(self.accounts) >= self._max_accounts:
+                self.accounts.pop(next(iter(self.accounts)))
+            circuit = self.accounts[account] = _Circuit()
+        circuit.failure(self._clock(), self.threshold)
+
+    def abandon(self, account: str | None = None) -> None:
         """The call ended with no verdict on the upstream (e.g. the client went away)."""
-        self._probing = False
-
-    def record_failure(self) -> None:
-        self._failures += 1
-        if self._probing or (self.threshold > 0 and self._failures >= self.threshold):
-            self._opened_at = self._clock()
-        self._probing = False
+        self._global.probing = False
+        circuit = self.accounts.get(account) if account is not None else None
+        if circuit is not None:
+            circuit.probing = False
 
 
 class Gate:
@@ -158,15 +242,21 @@ class RateLimits:
         self.accounts: dict[str, RateLimitState] = {}
 
     def update(self, token: str, headers: Mapping[str, str]) -> None:
+        now = self._clock()
         try:
             remaining = int(headers["X-RateLimit-Remaining"])
-            reset = float(headers["X-RateLimit-Reset"])
+            wait = seconds_until_reset(headers["X-RateLimit-Reset"], now)
         except (KeyError, ValueError):
+            return
+        if wait is None or not 0 <= remaining <= _MAX_COUNT:
             return
         try:
             limit: int | None = int(headers.get("X-RateLimit-Limit", ""))
         except ValueError:
             limit = None
+        if limit is not None and not 0 <= limit <= _MAX_COUNT:
+            limit = None
+        reset = now + wait
         key = account_key(token)
         if key not in self.accounts and len(self.accounts) >= self._max_accounts:
             self.accounts.pop(next(iter(self.accounts)))

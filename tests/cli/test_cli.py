@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
 import signal
+import subprocess
 
 import aiohttp
 import pytest
 
 from tests.conftest import bearer
-from tests.processes import run, start
+from tests.processes import CLI, run, start
 
 
 def test_help_lists_the_subcommands():
@@ -123,3 +126,30 @@ async def test_workers_share_one_port_and_one_embedded_emulator():
     finally:
         code = await proxy.stop()
     assert code == 0
+
+
+def test_check_config_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`capsule-proxy check-config FILE | head -1`: the reader goes away before the settings are
+    all printed. The read end is closed here before anything is written, which is that case at
+    its most certain."""
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\nport = 8081\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([*CLI, "check-config", str(config)], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=20)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.stderr == ""
+    assert result.returncode == 0  # the file is valid: the reader chose to read less
+
+
+def test_check_config_piped_into_head_prints_one_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\nport = 8081\n")
+    result = subprocess.run(f"{shlex.join([*CLI, 'check-config', str(config)])} | head -1", shell=True,
+                            capture_output=True, text=True, timeout=20)
+    assert result.stdout.startswith(f"# {config}: valid.") and result.stdout.count("\n") == 1
+    assert result.stderr == ""

@@ -125,3 +125,39 @@ def test_lists_and_flags_from_the_environment():
 def test_more_bad_values_name_the_key(tmp_path, text, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         load_settings(write(tmp_path, text), {})
+
+
+NUMERIC = [(section, key, setting.default) for section, keys in SECTIONS.items()
+           for key, setting in keys.items()
+           if isinstance(setting.default, (int, float)) and not isinstance(setting.default, bool)]
+
+
+def test_the_numeric_settings_are_found():
+    assert ("server", "port", 8080) in NUMERIC and ("server", "shutdown_timeout", 10.0) in NUMERIC
+    assert len(NUMERIC) >= 15
+
+
+@pytest.mark.parametrize("section, key, default", NUMERIC, ids=[f"{s}.{k}" for s, k, _ in NUMERIC])
+def test_a_number_written_as_a_string_in_the_file_is_an_error_naming_the_key(tmp_path, section, key, default):
+    """TOML has numbers: `port = "8080"` is a mistake in the file (a quoted number), named."""
+    with pytest.raises(ConfigError, match=rf"file .*: {section}\.{key}: expected a.* got '{default}'"):
+        load_settings(write(tmp_path, f'[{section}]\n{key} = "{default}"\n'), {})
+
+
+@pytest.mark.parametrize("section, key, default", NUMERIC, ids=[f"{s}.{k}" for s, k, _ in NUMERIC])
+def test_environment_variables_and_flags_still_give_numbers_as_strings(section, key, default):
+    env = {f"CAPSULE_PROXY_{section.upper()}_{key.upper()}": str(default)}
+    assert load_settings(environ=env).get(section, key) == default
+    assert load_settings(environ={}, flags={section: {key: str(default)}}).get(section, key) == default
+
+
+def test_a_whole_number_in_the_file_is_a_number_of_seconds_too(tmp_path):
+    settings = load_settings(write(tmp_path, "[server]\nshutdown_timeout = 3\n[upstream]\nretries = 2\n"), {})
+    assert settings.get("server", "shutdown_timeout") == 3.0 and settings.get("upstream", "retries") == 2
+    with pytest.raises(ConfigError, match=r"upstream\.retries"):
+        load_settings(write(tmp_path, "[upstream]\nretries = 2.0\n"), {})
+
+
+def test_example_config_says_how_to_check_a_file():
+    header = (ROOT / "config.example.toml").read_text().split("\n[", 1)[0]
+    assert "capsule-proxy check-config config.toml" in header

@@ -28,15 +28,19 @@ Fault kinds (every kind first waits `delay` seconds, if set):
 - ``shape``: 200 with the JSON `body` given (e.g. ``{"tasks": "nope"}``).
 - ``huge``: 200 with a JSON body of `size` bytes; with a Content-Length, or chunked when
   `chunked` is set (so the size is only known by reading it).
+- ``gzip_bomb``: 200, ``Content-Encoding: gzip``, a small compressed body (with its
+  Content-Length) that inflates to a JSON document of `size` bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import json
 import socket
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +48,7 @@ from typing import Any
 from aiohttp import web
 
 KINDS = frozenset({"ok", "status", "hang", "drip", "reset", "reset_before", "rate_limit", "html",
-                   "invalid_json", "shape", "huge"})
+                   "invalid_json", "shape", "huge", "gzip_bomb"})
 PER_PAGE_MAX = 100
 
 
@@ -58,6 +62,19 @@ def v2_task(task_id: int, **overrides: Any) -> dict[str, Any]:
             "completedAt": None}
     task.update(overrides)
     return task
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(size: int) -> bytes:
+    """A gzip stream of a `size`-byte JSON task (one huge detail): about 1 KiB per MiB inflated."""
+    head, tail = b'{"task": {"id": 1, "detail": "', b'"}}'
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip wrapper
+    parts, filler, chunk = [packer.compress(head)], size - len(head) - len(tail), b"x" * (1 << 20)
+    while filler > 0:
+        parts.append(packer.compress(chunk[:filler]))
+        filler -= len(chunk)
+    parts += [packer.compress(tail), packer.flush()]
+    return b"".join(parts)
 
 
 @dataclass
@@ -255,6 +272,9 @@ class Chaos:
             return _json(fault.body)
         if kind == "huge":
             return await self._huge(fault, request)
+        if kind == "gzip_bomb":
+            return web.Response(body=gzip_bomb(fault.size), headers={
+                "Content-Type": "application/json", "Content-Encoding": "gzip"})
         raise AssertionError(f"unknown fault {kind}")
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:

@@ -18,11 +18,13 @@ import json
 import logging
 import math
 import time
+import tracemalloc
 from typing import Any
 
 import pytest
 from aiohttp import web
 from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.app import create_app
 from proxy.config import load_settings
@@ -30,7 +32,7 @@ from proxy.keys import SERVICES
 from proxy.upstream.client import Upstream
 from proxy.upstream.resilience import RetryPolicy
 
-from .chaos import Chaos, SilentServer, refused_port
+from .chaos import Chaos, SilentServer, gzip_bomb, refused_port
 
 BUDGET = {"total_timeout": 1.0, "read_timeout": 0.5, "connect_timeout": 0.5,
           "backoff_base": 0.01, "backoff_max": 0.05}
@@ -200,6 +202,36 @@ async def test_a_get_gives_up_after_the_configured_attempts(make_proxy, chaos, r
     await closes_cleanly(proxy, chaos)
 
 
+async def metric_sum(proxy, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`, from GET /metrics."""
+    text = await (await proxy.get("/metrics")).text()
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
+
+
+@pytest.mark.parametrize("retries", [1, 3])
+@pytest.mark.parametrize("method, path, v2_method", [("PUT", "/api/task/1", "PUT"),
+                                                     ("DELETE", "/api/task/1", "DELETE"),
+                                                     ("GET", "/api/task/1", "GET")])
+async def test_a_dropped_connection_is_sent_exactly_retries_times_and_counted(
+        make_proxy, chaos, method, path, v2_method, retries):
+    """aiohttp's client would resend an idempotent request once on its own after a dropped
+    connection: `retries` is the number of attempts that reach Capsule, and the retry metric
+    counts every attempt after the first."""
+    chaos.inject("reset_before", path=TASK_1)
+    proxy = await make_proxy(chaos.url, upstream={"retries": retries})
+    response, elapsed, body = await timed(
+        proxy.request(method, path, data=TASK_XML, headers={**PHILLIP, **XML_BODY}))
+    v1_message(response, body, 502)
+    assert chaos.seen(v2_method, TASK_1) == retries
+    labels = {"route": "/api/v2/tasks/{id}", "method": v2_method}
+    assert await metric_sum(proxy, "capsule_proxy_upstream_retries_total", **labels) == retries - 1
+    assert await metric_sum(proxy, "capsule_proxy_upstream_requests_total", **labels) == retries
+    assert elapsed < budget()
+    await closes_cleanly(proxy, chaos)
+
+
 async def test_retries_never_exceed_the_total_budget(make_proxy, chaos):
     # Each attempt takes 0.3 s; 10 attempts would be 3 s, but the call has 1 s.
     chaos.inject("status", status=502, delay=0.3, path=TASK_1)
@@ -354,6 +386,26 @@ async def test_an_answer_over_16_mib_is_502_quickly_and_not_retried(make_proxy, 
     await closes_cleanly(proxy, chaos)
 
 
+async def test_a_gzip_bomb_is_502_and_inflating_it_stops_near_the_limit(make_proxy, chaos):
+    """A 128 KiB gzip body with an honest Content-Length that inflates to 128 MiB: the 16 MiB
+    limit holds for the inflated answer, and the proxy never holds much more than that."""
+    size = 128 * 1024 * 1024
+    gzip_bomb(size)  # built (and cached) before memory is measured
+    chaos.inject("gzip_bomb", size=size, path=TASK_1)
+    proxy = await make_proxy(chaos.url, upstream={"total_timeout": 30.0, "read_timeout": 20.0})
+    tracemalloc.start()
+    try:
+        response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "too large" in v1_message(response, body, 502)
+    # The 16 MiB kept, while it is joined, and aiohttp's buffers: far from the 128 MiB inflated.
+    assert peak < 40 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+    assert chaos.seen("GET", TASK_1) == 1  # a broken answer is not retried
+    await closes_cleanly(proxy, chaos)
+
+
 # --- rate limits ---
 
 @pytest.mark.parametrize("accept", [{}, JSON], ids=["xml", "json"])
@@ -427,6 +479,35 @@ async def test_a_spent_token_is_refused_without_an_upstream_call_and_others_are_
     await closes_cleanly(proxy, chaos)
 
 
+def absurd_resets() -> list[str]:
+    return ["9" * 400, "inf", "nan", "-5", "1e400", str(int(time.time()) + 100 * 365 * 86400)]
+
+
+@pytest.mark.parametrize("how", ["429", "200-with-remaining-0"])
+@pytest.mark.parametrize("reset", absurd_resets(),
+                         ids=["400-digits", "inf", "nan", "negative", "1e400", "100-years"])
+async def test_an_absurd_rate_limit_reset_is_never_a_500_nor_a_lockout_past_an_hour(
+        make_proxy, chaos, how, reset):
+    limited = {"X-RateLimit-Limit": "4000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+    if how == "429":
+        chaos.inject("status", status=429, times=1, headers=limited, body={"error": "rate limit reached"})
+    else:
+        chaos.inject("ok", times=1, headers=limited)
+    proxy = await make_proxy(chaos.url)
+    for _ in range(2):  # the upstream's answer, then (if the token is held back) the proxy's own
+        response, _, body = await timed(proxy.get("/api/task/1", headers={**PHILLIP, **JSON}))
+        assert response.status in (200, 429), body
+        if response.status == 429:
+            v1_message(response, body, 429)
+            assert 1 <= int(response.headers["Retry-After"]) <= 3600
+            passed_on = response.headers.get("X-RateLimit-Reset")  # only when it is plain digits
+            assert passed_on is None or int(passed_on) <= time.time() + 3600 + 1
+    assert upstream_of(proxy).rate_limits.exhausted_for("tok-phillip") <= 3600
+    metrics = await proxy.get("/metrics")
+    assert metrics.status == 200, await metrics.text()
+    await closes_cleanly(proxy, chaos)
+
+
 # --- lists: all or nothing ---
 
 @pytest.fixture
@@ -482,7 +563,8 @@ BREAKER = {"breaker_threshold": 3, "breaker_cooldown": 0.5, "retries": 1}
 
 
 async def open_the_circuit(proxy, chaos: Chaos) -> None:
-    chaos.inject("status", status=502, path="/api/v2/tasks*")
+    # Capsule out of reach: every connection dropped before an answer, whoever calls.
+    chaos.inject("reset_before", path="/api/v2/tasks*")
     for _ in range(3):
         response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
         v1_message(response, body, 502)
@@ -545,6 +627,67 @@ async def test_a_failed_probe_opens_the_circuit_again(make_proxy, chaos):
     assert "circuit open" in v1_message(response, body, 503)
     assert elapsed < 0.5 and chaos.seen("GET", TASK_1) == 4
     assert (await proxy.get("/readyz")).status == 503
+    await closes_cleanly(proxy, chaos)
+
+
+async def test_a_poison_record_for_one_token_does_not_refuse_other_tokens(make_proxy, chaos):
+    """Capsule answers 500 for one record of one account: that account is held back after
+    `breaker_threshold` such answers in a row, and every other account keeps being served."""
+    chaos.inject("status", status=500, path=TASK_1, token="tok-phillip")
+    proxy = await make_proxy(chaos.url, upstream=BREAKER)
+    for _ in range(3):
+        response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
+        assert "500" in v1_message(response, body, 502)
+    assert chaos.seen("GET", TASK_1) == 3
+
+    response, elapsed, body = await timed(proxy.get("/api/task/1", headers={**PHILLIP, **JSON}))
+    assert "circuit open" in v1_message(response, body, 503)
+    assert response.headers["Retry-After"] == "1" and elapsed < 0.5
+    assert chaos.seen("GET", TASK_1) == 3  # Phillip's hammering no longer reaches Capsule
+    for path in ("/api/task/1", "/api/task/2", "/api/tasks"):
+        response = await proxy.get(path, headers=SOFIA)
+        assert response.status == 200, await response.text()
+    assert upstream_of(proxy).breaker.state == "closed"
+    assert (await proxy.get("/readyz")).status == 200
+
+    chaos.heal()
+    await asyncio.sleep(0.6)  # the cool-down: one probe for Phillip, and it succeeds
+    assert (await proxy.get("/api/task/1", headers=PHILLIP)).status == 200
+    assert (await proxy.get("/api/task/2", headers=PHILLIP)).status == 200
+    await closes_cleanly(proxy, chaos)
+
+
+@pytest.mark.parametrize("dead", ["reset", "refused"])
+async def test_a_dead_upstream_opens_the_circuit_for_every_token(make_proxy, chaos, dead):
+    url = chaos.url if dead == "reset" else f"http://127.0.0.1:{refused_port()}"
+    chaos.inject("reset_before")
+    proxy = await make_proxy(url, upstream=BREAKER)
+    for _ in range(3):
+        response, _, body = await timed(proxy.get("/api/task/1", headers=PHILLIP))
+        v1_message(response, body, 502)
+    seen = chaos.seen()
+    response, elapsed, body = await timed(proxy.get("/api/task/2", headers=SOFIA))
+    assert "circuit open" in v1_message(response, body, 503)
+    assert elapsed < 0.5 and chaos.seen() == seen  # Sofia's call was not even tried
+    assert upstream_of(proxy).breaker.state == "open"
+    assert (await proxy.get("/readyz")).status == 503
+    assert acquired(proxy) == 0
+    await closes_cleanly(proxy, chaos)
+
+
+async def test_5xx_for_every_token_holds_each_back_and_readiness_says_capsule_fails(make_proxy, chaos):
+    """A Capsule that answers 503 to everyone (its load balancer, say): each account is held back
+    after its own `breaker_threshold` answers, and /readyz reports the upstream as failing."""
+    chaos.inject("status", status=503)
+    proxy = await make_proxy(chaos.url, upstream=BREAKER)
+    for headers in (PHILLIP, SOFIA):
+        for _ in range(3):
+            response, _, body = await timed(proxy.get("/api/task/1", headers=headers))
+            v1_message(response, body, 502)
+        response, _, body = await timed(proxy.get("/api/task/1", headers=headers))
+        assert "circuit open" in v1_message(response, body, 503)
+    assert chaos.seen("GET", TASK_1) == 6
+    assert (await proxy.get("/readyz")).status == 503  # its check of /api/v2/site got a 503 too
     await closes_cleanly(proxy, chaos)
 
 

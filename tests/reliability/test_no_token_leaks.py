@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import logging
 import os
 import re
@@ -21,13 +22,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+from lxml import etree
 
 from tests.processes import start
 
+from proxy import server
 from proxy.app import create_app as create_proxy_app
 from proxy.config import load_settings
 from proxy.emulator.app import create_app as create_emulator_app
 from proxy.emulator.seed import parse_seed
+from proxy.logs import setup_logging
+
+from .chaos import Chaos
 
 USER_TOKEN = "tok-LEAKCHECK-1234"          # a v2 token the emulator knows (passthrough)
 UNKNOWN_TOKEN = "tok-LEAKCHECK-unknown"    # a token the emulator does not know
@@ -273,11 +279,9 @@ async def test_static_mode_leaks_neither_the_static_token_nor_client_tokens(make
     assert_clean(debug_logs.text, "the logs")
 
 
-async def test_unparseable_requests_never_log_the_authorization_header(make_proxy, debug_logs):
-    """aiohttp's parser errors quote the offending header line; the proxy's server log must not."""
-    proxy = await make_proxy()
-    credentials = basic(USER_TOKEN)["Authorization"]
-    hostile = [
+def hostile_lines(credentials: str) -> list[str]:
+    """Header lines aiohttp's parser refuses, each holding the client's credentials."""
+    return [
         f"Authorization: {credentials}\x01",                 # an invalid character after it
         f"Authorization: {credentials}\rX-Next: 1",          # a bare CR
         f"Authorization: {credentials}" + "A" * 9000,        # longer than a header may be
@@ -287,16 +291,137 @@ async def test_unparseable_requests_never_log_the_authorization_header(make_prox
         f"Authorization: {credentials}\r\nTransfer-Encoding: chunked\r\nContent-Length: 5",
         f"Authorization: Basic {USER_TOKEN}\x7f",
     ]
-    for line in hostile:
+
+
+async def test_unparseable_requests_never_log_the_authorization_header(make_proxy, debug_logs):
+    """aiohttp's parser errors quote the offending header line; the proxy's server log must not."""
+    proxy = await make_proxy()
+    credentials = basic(USER_TOKEN)["Authorization"]
+    for line in hostile_lines(credentials):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(f"GET /api/task/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n{line}\r\n\r\n".encode("latin-1"))
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(65536), 5)
         writer.close()
         assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0], answer[:200]
-        # aiohttp echoes the offending line back to the client that sent it (its own bytes);
-        # the proxy's logs are what must stay clean.
+        # (This test server is aiohttp's own: the answer body is checked with the proxy's
+        # listener, in the next test.)
     assert any(r.name == "aiohttp.server" for r in debug_logs.records), "the refusals were not logged"
+    assert_clean(debug_logs.text, "the logs")
+
+
+@pytest.fixture(params=["json", "text"])
+def formatted_logs(request):
+    """Every log record at DEBUG, written by the proxy's own handler in one format, into a string."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    setup_logging("debug", request.param, stream)
+    yield stream
+    for handler in list(root.handlers):
+        if getattr(handler, "_capsule_proxy", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def echoing(message: str, status: int, **selectors: Any) -> dict[str, Any]:
+    """A chaos fault: an upstream error whose message and field error repeat `message`."""
+    return {"status": status, "body": {"message": message, "errors": [
+        {"field": "description", "message": message}]}, **selectors}
+
+
+async def test_a_token_in_the_user_agent_the_query_and_upstream_errors_is_in_no_log_line(formatted_logs):
+    """The proxy as it is served (proxy.server.start), logging in JSON and in text: a client that
+    puts its token in its User-Agent and query strings, and an upstream that echoes it in its
+    errors, leave no trace of it in any line or field."""
+    chaos = await Chaos(tasks=3).start()
+    echo = f"token {USER_TOKEN} may not do this"
+    chaos.inject("status", **echoing(echo, 500, path="/api/v2/tasks/1"))
+    chaos.inject("status", **echoing(echo, 404, path="/api/v2/tasks/2"))
+    chaos.inject("status", **echoing(echo, 403, method="PUT"))
+    chaos.inject("status", **echoing(echo, 422, method="POST"))
+    settings = load_settings(environ={}, flags={"upstream": {"retries": 1, "breaker_threshold": 0}})
+    listener = await server.start(create_proxy_app(settings, chaos.url), "127.0.0.1", 0, 1.0)
+    seen = Seen()
+    user_agent = f"legacy-crm/2.1 (token={USER_TOKEN}; {basic(USER_TOKEN)['Authorization']})"
+    try:
+        async with aiohttp.ClientSession(listener.url, headers={
+                **basic(USER_TOKEN), "User-Agent": user_agent}) as session:
+            query = f"?token={USER_TOKEN}&auth_token={USER_TOKEN}"
+            await seen.call(session, "GET", "/api/task/3" + query, status=200)
+            await seen.call(session, "GET", "/api/tasks" + query, status=200, headers=JSON)
+            await seen.call(session, "GET", "/api/task/1" + query, status=502)
+            await seen.call(session, "GET", "/api/task/1", status=502, headers=JSON)
+            await seen.call(session, "GET", "/api/task/2" + query, status=404, headers=JSON)
+            await seen.call(session, "PUT", "/api/task/3" + query, status=403, data=TASK, headers=XML)
+            await seen.call(session, "POST", "/api/task" + query, status=400, data=TASK, headers=XML)
+            await seen.call(session, "GET", "/api/nothing" + query, status=404)
+            await seen.call(session, "GET", "/api/users" + query, status=200, headers=JSON)
+    finally:
+        await listener.runner.cleanup()
+        await chaos.close()
+    seen.assert_clean()
+    logged = formatted_logs.getvalue()
+    assert "/api/task/{id}" in logged and "502" in logged, logged  # the access lines are there
+    assert_clean(logged, "the logs")
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 429, 500, 502, 503])
+async def test_the_static_token_echoed_by_an_upstream_error_reaches_no_client_and_no_log(
+        make_proxy, debug_logs, formatted_logs, status):
+    chaos = await Chaos(tasks=3).start()
+    chaos.inject("status", **echoing(f"the token {STATIC_TOKEN} is not allowed (Bearer {STATIC_TOKEN})",
+                                     status))
+    auth = {"mode": "static", "static_token": STATIC_TOKEN, "allowed_clients": [CLIENT_TOKEN]}
+    try:
+        proxy = await make_proxy(chaos.url, auth=auth,
+                                 upstream={"retries": 1, "breaker_threshold": 0})
+        seen = Seen()
+        client = basic(CLIENT_TOKEN)
+        expected = (400, 401, 403, 404, 429, 502)
+        await seen.call(proxy, "GET", "/api/task/1", status=expected, headers=client)
+        await seen.call(proxy, "GET", "/api/task/1", status=expected, headers={**client, **JSON})
+        await seen.call(proxy, "PUT", "/api/task/1", status=expected, data=TASK, headers={**client, **XML})
+        await seen.call(proxy, "POST", "/api/task", status=expected, data=TASK,
+                        headers={**client, **XML, **JSON})
+        assert chaos.seen() >= 4
+    finally:
+        await chaos.close()
+    seen.assert_clean()
+    assert_clean(debug_logs.text, "the logs")
+    assert_clean(formatted_logs.getvalue(), "the formatted logs")
+
+
+async def test_an_unparseable_request_gets_a_v1_error_that_quotes_nothing(debug_logs):
+    """aiohttp's own 400 for a request it cannot parse quotes the offending line, an
+    `Authorization: Basic ...` one included; the proxy's listener answers its own v1 error."""
+    settings = load_settings(environ={}, flags={})
+    app = create_proxy_app(settings, f"http://127.0.0.1:{free_port()}")
+    listener = await server.start(app, "127.0.0.1", 0, 1.0)
+    port = listener.runner.addresses[0][1]
+    messages = set()
+    try:
+        for line in [*hostile_lines(basic(USER_TOKEN)["Authorization"]),
+                     f"X-Token-{USER_TOKEN}\x01: 1", f"Authorization: Bearer {USER_TOKEN}\x00"]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET /api/task/1?token={USER_TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         f"{line}\r\n\r\n".encode("latin-1"))
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 5)  # and the connection is closed
+            writer.close()
+            head, _, body = answer.partition(b"\r\n\r\n")
+            status_line = head.split(b"\r\n")[0]  # HTTP/1.0: the version could not be read either
+            assert status_line.startswith(b"HTTP/1.") and status_line.endswith(b" 400 Bad Request"), answer
+            assert b"\r\nContent-Type: application/xml; charset=utf-8\r\n" in head, head
+            root = etree.fromstring(body)
+            assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?><error><message>'), body
+            assert root.tag == "error" and [child.tag for child in root] == ["message"], body
+            messages.add(root.findtext("message"))
+            assert_clean(answer.decode("latin-1"), f"the answer to {line[:30]!r}")
+            assert b"Authorization" not in body and b"Basic" not in body and b"task/1" not in body
+    finally:
+        await listener.runner.cleanup()
+    assert all("request" in message for message in messages), messages
     assert_clean(debug_logs.text, "the logs")
 
 

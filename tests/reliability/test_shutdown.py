@@ -23,6 +23,7 @@ import base64
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.processes import start
 from aiohttp import web
@@ -90,6 +92,7 @@ class SlowUpstream:
 class Proxy:
     process: asyncio.subprocess.Process
     url: str
+    line: str = ""  # the ready line
 
     @property
     def address(self) -> tuple[str, int]:
@@ -107,11 +110,11 @@ class Proxy:
             self.process.kill()
 
 
-async def start_proxy(*args: str, shutdown_timeout: float) -> Proxy:
+async def start_proxy(*args: str, shutdown_timeout: float, env: dict[str, str] | None = None) -> Proxy:
     env = dict(os.environ, CAPSULE_PROXY_SERVER_SHUTDOWN_TIMEOUT=str(shutdown_timeout),
-               CAPSULE_PROXY_LOG_LEVEL="info")
+               CAPSULE_PROXY_LOG_LEVEL="info", **(env or {}))
     running = await start("serve", "--port", "0", *args, env=env)
-    return Proxy(running.process, running.url)
+    return Proxy(running.process, running.url, running.line)
 
 
 async def refused_while(proxy: Proxy, pending: list[asyncio.Task], within: float = 3.0) -> float:
@@ -228,8 +231,46 @@ async def test_requests_still_running_at_the_grace_period_are_cut(sig):
     assert "Traceback" not in log and '"exception"' not in log, log
 
 
+async def read_answer(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
+    """One HTTP/1.1 answer off a raw connection: status line, headers (lower-case names), body."""
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)).decode("latin-1")
+    status, *lines = head.rstrip("\r\n").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), 15)
+    return status, headers, body
+
+
+async def test_answers_sent_while_draining_say_connection_close():
+    """A keep-alive client whose request is in flight at SIGTERM is told, in that answer, that the
+    connection closes, so it sends its next request elsewhere instead of into a closing socket."""
+    upstream = await SlowUpstream(delay=1.0, expect=2).start()
+    proxy = await start_proxy("--upstream", upstream.url, shutdown_timeout=10)
+    try:
+        host, port = proxy.address
+        reader, writer = await asyncio.open_connection(host, port)
+        request = (f"GET /api/task/1 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                   f"Authorization: {basic('tok')}\r\n\r\n").encode()
+        writer.write(request)  # before the signal: an ordinary keep-alive answer
+        status, headers, body = await read_answer(reader)
+        assert status == "HTTP/1.1 200 OK", body
+        assert headers.get("connection", "").lower() != "close", headers
+        writer.write(request)  # the same connection again, and the signal while it is in flight
+        await asyncio.wait_for(upstream.all_arrived.wait(), 5)
+        proxy.process.send_signal(signal.SIGTERM)
+        status, headers, body = await read_answer(reader)
+        writer.close()
+        code = await proxy.exit_status(15)
+    finally:
+        proxy.kill()
+        await upstream.stop()
+    assert status == "HTTP/1.1 200 OK", body
+    assert_task_xml(200, body.decode())
+    assert headers.get("connection", "").lower() == "close", headers
+    assert code == 0
+
+
 def big_seed(path) -> str:
-    """The demo seed plus 5000 tasks, so a filtered v1 list scans 50 v2 pages (~0.5 s each)."""
+    """The demo seed plus 5000 tasks, so a filtered v1 list scans 51 v2 pages."""
     from importlib import resources
     text = resources.files("proxy.emulator").joinpath("demo_seed.toml").read_text()
     text += "".join(f'\n[[tasks]]\ndescription = "filler {i}"\ndueOn = 2026-12-01\nowner = "phillip"\n'
@@ -245,22 +286,62 @@ async def list_no_meetings(session: aiohttp.ClientSession, url: str) -> tuple[in
         return response.status, await response.text(), time.monotonic()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def task_pages_fetched(session: aiohttp.ClientSession, ops_url: str) -> int:
+    """The proxy's count of v2 task-list pages fetched so far, from its /metrics."""
+    async with session.get(ops_url + "/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    return int(sum(sample.value for family in text_string_to_metric_families(text)
+                   for sample in family.samples
+                   if sample.name == "capsule_proxy_upstream_requests_total"
+                   and sample.labels.get("route") == "/api/v2/tasks"))
+
+
+async def open_task_pages(session: aiohttp.ClientSession, emulator_url: str) -> int:
+    """How many 100-task pages of open tasks the emulator holds: what one filtered list reads."""
+    page = 0
+    while True:
+        page += 1
+        async with session.get(f"{emulator_url}/api/v2/tasks",
+                               params={"status": "open", "perPage": "100", "page": str(page)},
+                               headers={"Authorization": "Bearer tok-phillip"}) as response:
+            assert response.status == 200
+            if 'rel="next"' not in response.headers.get("Link", ""):
+                return page
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 async def test_embedded_emulator_outlives_the_proxys_in_flight_requests(sig, tmp_path):
     """With the embedded emulator, the proxy listener stops first and the emulator after it: list
-    requests that are still paging through the emulator when the signal comes all complete."""
-    proxy = await start_proxy("--seed", big_seed(tmp_path / "seed.toml"), shutdown_timeout=20)
+    requests that are still paging through the emulator when the signal comes all complete.
+
+    Proof that pages were fetched after the signal, whatever the machine's speed: once the
+    signal has closed the proxy's listener, the ops listener (which stops only after the proxy's
+    requests are done) still counts fewer task pages than the lists need in all."""
+    lists_at_once = 6
+    proxy = await start_proxy("--seed", big_seed(tmp_path / "seed.toml"), shutdown_timeout=20,
+                              env={"CAPSULE_PROXY_OPS_PORT": str(free_port())})
+    ops_url = re.search(r"probes and metrics on (http://\S+)\)", proxy.line)[1]
+    emulator_url = re.search(r"embedded emulator at (http://\S+),", proxy.line)[1]
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             status, body = await get_task(session, proxy.url, "tok-phillip")  # the demo seed's task 1
             assert status == 200 and "<task>" in body
-            lists = [asyncio.create_task(list_no_meetings(session, proxy.url)) for _ in range(6)]
-            await asyncio.sleep(0.5)
-            assert not any(task.done() for task in lists), "the lists finished before the signal"
+            needed = lists_at_once * await open_task_pages(session, emulator_url)
+            lists = [asyncio.create_task(list_no_meetings(session, proxy.url)) for _ in range(lists_at_once)]
+            while await task_pages_fetched(session, ops_url) == 0:  # paging is under way
+                await asyncio.sleep(0.01)
             signalled = time.monotonic()
             proxy.process.send_signal(sig)
 
-            refused_after = await refused_while(proxy, lists)
+            refused_after = await refused_while(proxy, lists)    # the signal was handled ...
+            fetched_then = await task_pages_fetched(session, ops_url)  # ... and this many were read
             answers = await asyncio.wait_for(asyncio.gather(*lists), 25)
         code = await proxy.exit_status(25)
         exited_after = time.monotonic() - signalled
@@ -271,8 +352,8 @@ async def test_embedded_emulator_outlives_the_proxys_in_flight_requests(sig, tmp
     for status, body, _ in answers:
         assert status == 200, body
         assert re.fullmatch(r'<\?xml[^>]*\?><tasks size="0"\s*/>|<\?xml[^>]*\?><tasks size="0"></tasks>', body), body
-    # Still paging through the emulator well after the signal, and all answered.
-    assert max(done for _, _, done in answers) - signalled > 0.3
+    # Every list read every page (none matches), and the emulator answered pages after the signal.
+    assert fetched_then < needed, (fetched_then, needed)
     assert code == 0
     assert exited_after < 20.0
     log = await proxy.stderr()

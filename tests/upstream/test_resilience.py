@@ -123,3 +123,76 @@ def test_rate_limits_are_kept_per_account_never_by_token():
     clock.now += 31
     assert limits.exhausted_for("secret-token") == 0
     limits.update("secret-token", {"X-RateLimit-Remaining": "junk"})   # ignored, not a crash
+
+
+@pytest.mark.parametrize("reset", ["9" * 400, "inf", "-inf", "nan", "-5", "1e400", "soon", "",
+                                   str(1000 + 100 * 365 * 86400)])
+def test_a_rate_limit_reset_is_held_to_capsules_one_hour_window(reset):
+    clock = Clock()
+    limits = RateLimits(clock=clock)
+    limits.update("t", {"X-RateLimit-Limit": "4000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    assert 0 <= limits.exhausted_for("t") <= 3600
+    headers = limits.headers_for("t")                     # built for the proxy's own 429
+    assert int(headers.get("X-RateLimit-Reset", clock.now)) <= clock.now + 3600
+
+
+@pytest.mark.parametrize("remaining", ["9" * 400, "-1", "1e3"])
+def test_an_absurd_remaining_count_is_ignored(remaining):
+    limits = RateLimits(clock=Clock())
+    limits.update("t", {"X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "1030"})
+    assert limits.accounts == {} and limits.exhausted_for("t") == 0
+
+
+def test_answers_in_error_count_per_account_and_transport_failures_for_everyone():
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=2, cooldown=5, clock=clock)
+    for _ in range(2):
+        breaker.before_call("a")
+        breaker.record_error_answer("a")        # a 5xx for account a
+        breaker.before_call("b")
+        breaker.record_success("b")             # b's successes do not reset a's count
+    with pytest.raises(UpstreamBusy, match="circuit open"):
+        breaker.before_call("a")
+    breaker.before_call("b")                    # b is served
+    breaker.record_success("b")
+    assert breaker.state == "closed" and breaker.state_for("a") == "open"
+    clock.now += 5
+    breaker.before_call("a")                    # a's probe
+    with pytest.raises(UpstreamBusy, match="probe"):
+        breaker.before_call("a")
+    breaker.record_success("a")
+    assert breaker.state_for("a") == "closed"
+    for _ in range(2):                          # connection failures: everyone is held back
+        breaker.before_call("a")
+        breaker.record_failure("a")
+    with pytest.raises(UpstreamBusy):
+        breaker.before_call("b")
+    assert breaker.state == "open"
+
+
+def test_an_answer_in_error_closes_a_global_probe_and_a_refused_account_frees_it():
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=clock)
+    breaker.before_call("a")
+    breaker.record_error_answer("a")            # a's circuit opens; Capsule itself answered
+    breaker.before_call("b")
+    breaker.record_failure("b")                 # a dropped connection: the global circuit opens
+    clock.now += 5                              # both cool down
+    breaker.before_call("b")                    # b's call is the global probe ...
+    breaker.record_error_answer("b")            # ... and Capsule answered: reachable again
+    assert breaker.state == "closed" and breaker.state_for("b") == "open"
+    breaker.before_call("c")
+    breaker.record_failure("c")                 # open again
+    clock.now += 5
+    breaker.before_call("a")                    # a takes its own probe and the global one
+    breaker.abandon("a")                        # the client went away: both are free again
+    breaker.before_call("c")
+    breaker.record_success("c")
+    assert breaker.state == "closed"
+
+
+def test_account_circuits_are_bounded():
+    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=Clock(), max_accounts=3)
+    for account in "abcdef":
+        breaker.record_error_answer(account)
+    assert len(breaker.accounts) <= 3
