@@ -4,6 +4,8 @@ type `Id` says the same for ids inside documents."""
 
 from __future__ import annotations
 
+from yarl import URL
+
 MAX_DIGITS = 18
 MAX_ID = 10**MAX_DIGITS - 1
 
@@ -16,5 +18,10 @@ def parse_id(text: str) -> int | None:
 
 
 def created_id(location: str) -> int | None:
-    """The id at the end of a v2 `Location` (``.../api/v2/tasks/42``), or None."""
-    return parse_id(location.rstrip("/").rsplit("/", 1)[-1]) if location else None
+    """The id of a created record, from the last path segment of v2's `Location` header; None when
+    the header holds no id the proxy can trust (it becomes part of the v1 client's Location)."""
+    try:
+        parts = [part for part in URL(location.strip()).raw_parts if part not in ("", "/")]
+    except (TypeError, ValueError):  # not a URL at all (a bad IPv6 host, a port out of range ...)
+        return None
+    return parse_id(parts[-1]) if parts else None

@@ -20,7 +20,6 @@ from typing import Any, AsyncIterator, Callable, Mapping
 import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
-from yarl import URL
 
 from ..observe import REQUEST_ID, count_upstream_call
 from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, RateLimits,
@@ -302,22 +301,6 @@ async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
     return b"".join(chunks)
 
 
-MAX_ID_DIGITS = 18  # 64-bit ids, as the v1 side accepts them (decisions.md D2)
-
-
-def created_id(location: str) -> int | None:
-    """The id of a created task, from the last path segment of v2's `Location` header; None when
-    the header holds no id the proxy can trust (it becomes part of the v1 client's Location): a
-    positive decimal in ASCII digits, at most 18 of them, no leading zero."""
-    try:
-        parts = [part for part in URL(location.strip()).raw_parts if part not in ("", "/")]
-    except (TypeError, ValueError):  # not a URL at all (a bad IPv6 host, a port out of range ...)
-        return None
-    segment = parts[-1] if parts else ""
-    if (segment.isascii() and segment.isdigit() and len(segment) <= MAX_ID_DIGITS
-            and not segment.startswith("0")):
-        return int(segment)
-    return None
 
 
 _ID_SEGMENT = re.compile(r"/[0-9][0-9,]*(?=/|$)")

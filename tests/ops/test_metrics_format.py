@@ -18,10 +18,12 @@ import pytest
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.services import SERVICES
+from proxy.keys import SERVICES
 from tests.proxy.conftest import PHILLIP
 
 PREFIX = "capsule_proxy_"
+# A histogram of a count names what it counts, in the plural (Prometheus: "a unit ... in plural form").
+COUNTED_UNITS = ("_pages",)
 # Every label a metric may carry, and what its values may be. `account` is a 12-hex-digit hash of a
 # token (proxy.upstream.resilience.account_key), at most RateLimits.max_accounts of them.
 LABEL_VALUES = {
@@ -72,8 +74,8 @@ def metric_problems(text: str) -> list[str]:
         base = name.removesuffix("_total")
         if OTHER_UNITS.search(base):
             problems.append(f"{name}: use base units in names (_seconds, _bytes), not {OTHER_UNITS.search(base)[0]}")
-        if kind in ("histogram", "summary") and not base.endswith(("_seconds", "_bytes")):
-            problems.append(f"{name}: a {kind} names its unit (_seconds or _bytes)")
+        if kind in ("histogram", "summary") and not base.endswith(("_seconds", "_bytes") + COUNTED_UNITS):
+            problems.append(f"{name}: a {kind} names its unit (_seconds or _bytes, or what it counts)")
         if TIME_WORDS.search(family.documentation) and not base.endswith("_seconds"):
             problems.append(f"{name}: measures time ({family.documentation!r}), so it ends in _seconds")
         if (SIZE_WORDS.search(family.documentation) or re.search(r"_(?:size|length)$", base)) \

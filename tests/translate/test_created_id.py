@@ -1,10 +1,10 @@
-"""Pure helpers of the v2 client, table by table."""
+"""The id a v2 `Location` names, table by table (decision P4)."""
 
 from __future__ import annotations
 
 import pytest
 
-from proxy.upstream.client import created_id
+from proxy.translate.ids import created_id
 
 
 @pytest.mark.parametrize("location, expected", [
