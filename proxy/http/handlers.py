@@ -234,9 +234,21 @@ async def create(request: web.Request, resource: Resource, route: Route) -> web.
         await require(request, kind.collection, kind.link, ident, kind.noun)  # after the document (P5)
         link = {kind.link: {"id": ident}}
     body = await translate_in(request, resource.shape(root), v1, ctx) | link
-    answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
+    try:
+        answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
+    except UpstreamError as exc:
+        raise _explained(exc, route, v1) from None
     _answer_warnings(request, ctx)
     return created(request, resource, answer)
+
+
+def _explained(exc: UpstreamError, route: Route, v1: Mapping[str, Any]) -> Exception:
+    """A v2 422 on a field the route explains in v1's terms (a duplicate organisation, PA6)."""
+    explain = route.options.get("rejected", {})
+    for error in exc.errors if exc.status == 422 else ():
+        if error.get("field") in explain:
+            return V1Error(400, explain[error["field"]].format(**{k: v for k, v in v1.items() if isinstance(v, str)}))
+    return exc
 
 
 async def update(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
@@ -248,7 +260,10 @@ async def update(request: web.Request, resource: Resource, route: Route) -> web.
         return await require(request, resource.v2.collection, resource.v2.item, ident, resource.noun)
 
     body = await translate_in(request, resource.shape(root), v1, ctx, current)
-    await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: body})
+    try:
+        await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: body})
+    except UpstreamError as exc:
+        raise _explained(exc, route, v1) from None
     _answer_warnings(request, ctx)
     return respond.empty(200)
 

@@ -249,6 +249,11 @@ def plan_parties(query: Mapping[str, str], parent: tuple[str, int] | None, ctx: 
     return ListPlan(PARTY.v2.path, "parties", params={"since": since} if since else {})
 
 
+#: v1 allowed two organisations of one name; v2 refuses the second (422 on `name`). Say so, and
+#: never answer the existing one's id as if it had been created (PA6).
+_DUPLICATE = {"name": "an organisation named {name!r} already exists in Capsule, which allows one "
+                      "organisation per name (v1 allowed several): use that organisation's id, or another name"}
+
 PARTY = Resource(
     name="party", noun="party", shapes=(PERSON_SHAPE, ORGANISATION_SHAPE), list_root="parties",
     v2=V2("parties", "party"), location="/api/party/{id}", shape_for=shape_for, planner=plan_parties,
@@ -262,9 +267,9 @@ PARTY = Resource(
         route("GET", "/api/organisation", "list", query={"type": "organisation"}),
         route("GET", "/api/party/{id}/people", "list", parent="scoped"),
         route("POST", "/api/person", "create", roots=("person",)),
-        route("POST", "/api/organisation", "create", roots=("organisation",)),
+        route("POST", "/api/organisation", "create", roots=("organisation",), rejected=_DUPLICATE),
         route("PUT", "/api/person/{id}", "update", roots=("person",)),
-        route("PUT", "/api/organisation/{id}", "update", roots=("organisation",)),
+        route("PUT", "/api/organisation/{id}", "update", roots=("organisation",), rejected=_DUPLICATE),
         route("DELETE", "/api/party/{id}", "delete"),
         route("DELETE", "/api/person/{id}", "delete"),
         route("DELETE", "/api/organisation/{id}", "delete"),

@@ -38,6 +38,7 @@ __all__ = ["decode", "decode_list", "encode", "encode_list", "encode_error"]
 _BOM = b"\xef\xbb\xbf"
 _WS = " \t\r\n"
 _BOOLEAN_TYPES = frozenset({"Boolean", "Flag"})
+_FREE_TEXT = frozenset({"Text", "Name", "xs:string"})   # kept as sent (D2), as in schemas.Decl
 
 
 class _Object(list):
@@ -96,11 +97,11 @@ class _Walk:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def scalar(self, key: str, value: object) -> str | None:
+    def scalar(self, key: str, value: object, keep_space: bool = False) -> str | None:
         """A leaf's text; None for null (absent) or a value that is no scalar (a problem)."""
         kind = type(value)
         if kind is str:
-            text = value.strip(_WS)
+            text = value if keep_space else value.strip(_WS)
         elif kind is int:
             text = str(value)
         elif value is None:
@@ -119,7 +120,7 @@ class _Walk:
     def leaf(self, key: str, value: object, type_name: str, subject: str | None = None) -> str | None:
         if type(value) is bool and type_name in _BOOLEAN_TYPES:
             value = "true" if value else "false"   # GF sends "@delete": true; the words are v1's
-        text = self.scalar(key, value)
+        text = self.scalar(key, value, type_name in _FREE_TEXT)
         if text is not None and not SIMPLE_TYPES[type_name](text):
             subject = subject or JSON_NAMES.el(key)
             self.problems.append(type_message(subject, type_name, text) or f"{subject} is not valid")

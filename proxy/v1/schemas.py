@@ -64,6 +64,9 @@ _SCHEMAS: dict[str, etree.XMLSchema] = {kind: etree.XMLSchema(doc) for kind, doc
 
 # --- the declaration tree -----------------------------------------------------------------------
 
+_FREE_TEXT = frozenset({"Text", "Name", "xs:string"})
+
+
 @dataclass(eq=False)
 class Decl:
     """One element declaration: a leaf with a simple type, or a complex element with children.
@@ -81,6 +84,12 @@ class Decl:
     @property
     def is_leaf(self) -> bool:
         return self.leaf_type is not None
+
+    @property
+    def keeps_space(self) -> bool:
+        """Free text is kept exactly as sent, surrounding whitespace included (D2); typed values
+        (ids, dates, numbers, booleans) have it stripped, as XSD collapses them."""
+        return self.leaf_type in _FREE_TEXT
 
 
 @dataclass

@@ -212,7 +212,7 @@ def to_record(element: etree._Element, decl: Decl) -> dict[str, Any]:
         child_decl = children[tag]
         if child_decl.leaf_type is not None:
             text = child.text
-            value: Any = text.strip(_WS) if text else ""
+            value: Any = (text if child_decl.keeps_space else text.strip(_WS)) if text else ""
         else:
             value = to_record(child, child_decl)
         if tag in repeatable:
@@ -241,7 +241,11 @@ def _children_of(root: etree._Element) -> list[tuple[str, Any]]:
     items = []
     for child in root:
         child_decl = decl.children[child.tag]
-        value = (child.text or "").strip(_WS) if child_decl.is_leaf else to_record(child, child_decl)
+        if child_decl.is_leaf:
+            value = child.text or ""
+            value = value if child_decl.keeps_space else value.strip(_WS)
+        else:
+            value = to_record(child, child_decl)
         items.append((child.tag, value))
     return items
 

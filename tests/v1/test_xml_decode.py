@@ -93,9 +93,10 @@ def test_an_empty_task_is_valid_here():
 
 @pytest.mark.parametrize("raw, value", [
     ("Meet", "Meet"),
-    ("  Meet  ", "Meet"),
-    ("\n    Meet with\n    customer\n  ", "Meet with\n    customer"),
-    ("\tMeet\r\n", "Meet"),
+    # Free text is kept exactly as sent (issue 10; D2); XML itself reads CR LF as LF.
+    ("  Meet  ", "  Meet  "),
+    ("\n    Meet with\n    customer\n  ", "\n    Meet with\n    customer\n  "),
+    ("\tMeet\r\n", "\tMeet\n"),
     ("<![CDATA[<b>bold</b> & more]]>", "<b>bold</b> & more"),
     ("a &lt; b &amp;&amp; c &gt; d &quot;q&quot; &apos;s&apos;", "a < b && c > d \"q\" 's'"),
     ("&#65;&#x42;&#x1F600;", "AB\U0001F600"),
@@ -103,11 +104,17 @@ def test_an_empty_task_is_valid_here():
     ("a<!-- note -->b", "ab"),                      # comments are dropped
     ("a<?pi data?>b", "ab"),                        # processing instructions are dropped
     ("", ""),
-    ("   ", ""),
-    ("\u00a0nbsp\u00a0", "\u00a0nbsp\u00a0"),       # only XML whitespace is stripped
+    ("   ", "   "),
+    ("\u00a0nbsp\u00a0", "\u00a0nbsp\u00a0"),
 ])
 def test_text_values(raw, value):
     assert decode_task(task_xml({"description": raw})) == {"description": value}
+
+
+def test_typed_values_are_stripped_free_text_is_not():
+    # Clients pretty-print; an id or a date with spaces around it is still that id or date.
+    assert decode_task(task_xml({"id": "\n  12\n", "dueDate": " 2012-02-24 ", "detail": " x "})) == {
+        "id": "12", "dueDate": "2012-02-24", "detail": " x "}
 
 
 def test_empty_element_forms():
