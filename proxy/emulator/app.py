@@ -8,15 +8,14 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from . import directory_store
+from . import (deal_routes, directory_routes, directory_store, entry_routes, party_routes, record_routes,
+               reference_routes, tagfield_routes, task_routes)
 from .body import MAX_BODY
-from .directory_routes import routes as directory_routes
 from .errors import V2Error, json_response
 from .keys import CLOCK, DB_PATH, LIMITER, SEED, STORE, USER, USERS_BY_TOKEN
 from .ratelimit import RateLimiter
 from .seed import Seed
 from .store import Store
-from .task_routes import routes as task_routes
 
 log = logging.getLogger("capsule_proxy.emulator")
 
@@ -96,6 +95,7 @@ def create_app(seed: Seed, db_path: str | None = None,
     app[CLOCK] = clock
     app.cleanup_ctx.append(_store_context)
     app.router.add_get("/healthz", healthz)
-    app.router.add_routes(task_routes)
-    app.router.add_routes(directory_routes)
+    for module in (task_routes, directory_routes, reference_routes, tagfield_routes, record_routes,
+                   party_routes, deal_routes, entry_routes):
+        app.router.add_routes(module.routes)
     return app

@@ -31,7 +31,12 @@ class ValidationFailed(V2Error):
 
     def __init__(self, errors: list[dict[str, str]]):
         super().__init__(422, "Validation Failed")
-        self.errors = errors
+        # One entry per bad field: a field that failed a shape check is not reported again
+        # by a later check that saw it missing.
+        by_field: dict[str, dict[str, str]] = {}
+        for error in errors:
+            by_field.setdefault(error["field"], error)
+        self.errors = list(by_field.values())
 
     def response(self) -> web.Response:
         return json_response({"message": self.message, "errors": self.errors}, self.status)

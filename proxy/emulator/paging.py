@@ -32,13 +32,14 @@ def _positive_int(request: web.Request, name: str, default: int) -> int:
     return int(raw)
 
 
-def page_from(request: web.Request) -> Page:
+def page_from(request: web.Request, max_per_page: int = MAX_PER_PAGE) -> Page:
+    """The page asked for; entry lists allow at most 50 a page, the others 100."""
     number = _positive_int(request, "page", 1)
     if number < 1:
         raise V2Error(400, f"page must be 1 or more, got {number}")
-    size = _positive_int(request, "perPage", DEFAULT_PER_PAGE)
-    if not 1 <= size <= MAX_PER_PAGE:
-        raise V2Error(400, f"perPage must be between 1 and {MAX_PER_PAGE}, got {size}")
+    size = _positive_int(request, "perPage", min(DEFAULT_PER_PAGE, max_per_page))
+    if not 1 <= size <= max_per_page:
+        raise V2Error(400, f"perPage must be between 1 and {max_per_page}, got {size}")
     return Page(number, size)
 
 

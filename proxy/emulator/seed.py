@@ -2,7 +2,9 @@
 
 Parsing is strict because a seed is written by hand: an unknown key, a duplicate id, a
 reference to a record that does not exist or an unknown time zone is an error whose message
-names the entry (`users[2].timezone`), and the emulator refuses to start.
+names the entry (`users[2].timezone`, `parties[2].emailAddresses[1].type`), and the emulator
+refuses to start. Users, categories and tasks are checked here; the rest of the account
+(parties, pipelines, opportunities, kases, tags, fields, entries) in seed_records.py.
 """
 
 from __future__ import annotations
@@ -10,20 +12,21 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import seed_records
+from .seed_checks import SeedError, Schema, as_date, assign_ids, check_keys, unique, user_id
+
+__all__ = ["COLOUR", "DEMO_SEED", "Seed", "SeedError", "load_seed", "parse_seed", "seed_from_dict"]
+
 DEMO_SEED = "demo_seed.toml"
 DEFAULT_REQUESTS_PER_HOUR = 4000
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
-TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
-
-
-class SeedError(Exception):
-    """The seed is invalid; the message names the entry and the problem."""
+TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:[0-5]\d)?$")
 
 
 @dataclass
@@ -34,74 +37,32 @@ class Seed:
     requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR
     users: list[dict[str, Any]] = field(default_factory=list)
     categories: list[dict[str, Any]] = field(default_factory=list)
+    trackdefinitions: list[dict[str, Any]] = field(default_factory=list)
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+    milestones: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    fields: list[dict[str, Any]] = field(default_factory=list)
     parties: list[dict[str, Any]] = field(default_factory=list)
     opportunities: list[dict[str, Any]] = field(default_factory=list)
     kases: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
-# Allowed keys per table: key -> (type, required). Types are checked before anything else.
-_SCHEMAS: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
+_SCHEMAS: dict[str, Schema] = {
     "site": {"subdomain": (str, False), "name": (str, False)},
     "limits": {"requests_per_hour": (int, False)},
     "users": {"id": (int, False), "username": (str, True), "name": (str, False),
               "timezone": (str, False), "token": (str, True)},
     "categories": {"id": (int, False), "name": (str, True), "colour": (str, False)},
-    "parties": {"id": (int, False), "type": (str, True), "firstName": (str, False),
-                "lastName": (str, False), "name": (str, False)},
-    "opportunities": {"id": (int, False), "name": (str, True), "party": (int, True)},
-    "kases": {"id": (int, False), "name": (str, True), "party": (int, True)},
     "tasks": {"id": (int, False), "description": (str, True), "detail": (str, False),
               "dueOn": ((str, date), True), "dueTime": (str, False), "status": (str, False),
               "owner": ((int, str), False), "category": ((int, str), False),
               "party": (int, False), "opportunity": (int, False), "kase": (int, False)},
+    **seed_records.SCHEMAS,
 }
-_LISTS = ("users", "categories", "parties", "opportunities", "kases", "tasks")
-
-
-def _check_keys(where: str, entry: Any, table: str) -> dict[str, Any]:
-    if not isinstance(entry, dict):
-        raise SeedError(f"{where}: expected a table, got {entry!r}")
-    schema = _SCHEMAS[table]
-    for key, value in entry.items():
-        if key not in schema:
-            raise SeedError(f"{where}: unknown key {key!r}; allowed: {', '.join(schema)}")
-        kind, _ = schema[key]
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise SeedError(f"{where}.{key}: wrong type, got {value!r}")
-    for key, (_, required) in schema.items():
-        if required and key not in entry:
-            raise SeedError(f"{where}: missing required key {key!r}")
-    return dict(entry)
-
-
-def _assign_ids(table: str, entries: list[dict[str, Any]]) -> None:
-    """Give entries without an id the next free one, after checking given ids are unique."""
-    seen: dict[int, int] = {}
-    for index, entry in enumerate(entries, 1):
-        if "id" in entry:
-            if entry["id"] < 1:
-                raise SeedError(f"{table}[{index}].id: must be a positive integer, got {entry['id']}")
-            if entry["id"] in seen:
-                raise SeedError(f"{table}[{index}].id: duplicate id {entry['id']} "
-                                f"(also {table}[{seen[entry['id']]}])")
-            seen[entry["id"]] = index
-    next_id = max(seen, default=0) + 1
-    for entry in entries:
-        if "id" not in entry:
-            entry["id"] = next_id
-            next_id += 1
-
-
-def _unique(table: str, entries: list[dict[str, Any]], key: str) -> None:
-    seen: dict[Any, int] = {}
-    for index, entry in enumerate(entries, 1):
-        value = entry.get(key)
-        if value is None:
-            continue
-        if value in seen:
-            raise SeedError(f"{table}[{index}].{key}: duplicate value {value!r} (also {table}[{seen[value]}])")
-        seen[value] = index
+_LISTS = ("users", "categories", "trackdefinitions", "pipelines", "milestones", "tags", "fields",
+          "parties", "opportunities", "kases", "entries", "tasks")
 
 
 def parse_seed(text: str, source: str) -> Seed:
@@ -109,6 +70,13 @@ def parse_seed(text: str, source: str) -> Seed:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SeedError(f"seed {source}: not valid TOML ({exc})") from None
+    return seed_from_dict(data, source)
+
+
+def seed_from_dict(data: dict[str, Any], source: str) -> Seed:
+    """A Seed from already-parsed TOML-like data (tables as dicts, arrays of tables as lists)."""
+    if not isinstance(data, dict):
+        raise SeedError(f"seed {source}: expected a table at the top, got {type(data).__name__}")
     allowed = {"site", "limits", *_LISTS}
     for key in data:
         if key not in allowed:
@@ -121,12 +89,12 @@ def parse_seed(text: str, source: str) -> Seed:
 
 def _build(data: dict[str, Any], source: str) -> Seed:
     seed = Seed(source=source)
-    site = _check_keys("site", data.get("site", {}), "site")
+    site = check_keys("site", data.get("site", {}), _SCHEMAS["site"])
     seed.subdomain = site.get("subdomain", seed.subdomain)
     seed.site_name = site.get("name", seed.site_name)
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", seed.subdomain):
         raise SeedError(f"site.subdomain: not a valid host name label: {seed.subdomain!r}")
-    limits = _check_keys("limits", data.get("limits", {}), "limits")
+    limits = check_keys("limits", data.get("limits", {}), _SCHEMAS["limits"])
     seed.requests_per_hour = limits.get("requests_per_hour", seed.requests_per_hour)
     if seed.requests_per_hour < 1:
         raise SeedError(f"limits.requests_per_hour: must be at least 1, got {seed.requests_per_hour}")
@@ -135,14 +103,23 @@ def _build(data: dict[str, Any], source: str) -> Seed:
         entries = data.get(table, [])
         if not isinstance(entries, list):
             raise SeedError(f"{table}: expected an array of tables ([[{table}]])")
-        checked = [_check_keys(f"{table}[{i}]", e, table) for i, e in enumerate(entries, 1)]
-        _assign_ids(table, checked)
+        checked = [check_keys(f"{table}[{i}]", e, _SCHEMAS[table]) for i, e in enumerate(entries, 1)]
+        if table != "milestones":  # milestone ids wait for the default pipeline (seed_records)
+            assign_ids(table, checked)
         setattr(seed, table, checked)
 
+    _check_users(seed)
+    _check_categories(seed)
+    seed_records.check(seed)
+    _check_tasks(seed)
+    return seed
+
+
+def _check_users(seed: Seed) -> None:
     if not seed.users:
         raise SeedError("users: at least one user is needed (its token is how clients sign in)")
-    _unique("users", seed.users, "username")
-    _unique("users", seed.users, "token")
+    unique("users", seed.users, "username")
+    unique("users", seed.users, "token")
     for index, user in enumerate(seed.users, 1):
         user.setdefault("name", user["username"])
         user.setdefault("timezone", "UTC")
@@ -153,41 +130,17 @@ def _build(data: dict[str, Any], source: str) -> Seed:
         except (ZoneInfoNotFoundError, ValueError):
             raise SeedError(f"users[{index}].timezone: unknown IANA time zone {user['timezone']!r}") from None
 
-    _unique("categories", seed.categories, "name")
+
+def _check_categories(seed: Seed) -> None:
+    unique("categories", seed.categories, "name")
     for index, category in enumerate(seed.categories, 1):
         category.setdefault("colour", "#999999")
         if not COLOUR.match(category["colour"]):
             raise SeedError(f"categories[{index}].colour: expected '#' and six hex digits, "
                             f"got {category['colour']!r}")
 
-    for index, party in enumerate(seed.parties, 1):
-        where = f"parties[{index}]"
-        if party["type"] == "person":
-            if "name" in party:
-                raise SeedError(f"{where}: a person has firstName/lastName, not name")
-            if not (party.get("firstName") or party.get("lastName")):
-                raise SeedError(f"{where}: a person needs firstName or lastName")
-        elif party["type"] == "organisation":
-            if "firstName" in party or "lastName" in party:
-                raise SeedError(f"{where}: an organisation has name, not firstName/lastName")
-            if not party.get("name"):
-                raise SeedError(f"{where}: an organisation needs name")
-        else:
-            raise SeedError(f"{where}.type: must be 'person' or 'organisation', got {party['type']!r}")
-
-    party_ids = {p["id"] for p in seed.parties}
-    for table in ("opportunities", "kases"):
-        for index, entry in enumerate(getattr(seed, table), 1):
-            if entry["party"] not in party_ids:
-                raise SeedError(f"{table}[{index}].party: no party with id {entry['party']}")
-
-    _check_tasks(seed)
-    return seed
-
 
 def _check_tasks(seed: Seed) -> None:
-    user_ids = {u["id"] for u in seed.users}
-    usernames = {u["username"]: u["id"] for u in seed.users}
     categories = {c["name"]: c["id"] for c in seed.categories}
     category_ids = set(categories.values())
     links = {"party": {p["id"] for p in seed.parties},
@@ -195,32 +148,17 @@ def _check_tasks(seed: Seed) -> None:
              "kase": {k["id"] for k in seed.kases}}
     for index, task in enumerate(seed.tasks, 1):
         where = f"tasks[{index}]"
-        due = task["dueOn"]
-        if isinstance(due, datetime):
-            raise SeedError(f"{where}.dueOn: expected a date (YYYY-MM-DD), got the date-time {due.isoformat()}")
-        if isinstance(due, str):
-            try:
-                due = date.fromisoformat(due)
-            except ValueError:
-                raise SeedError(f"{where}.dueOn: expected YYYY-MM-DD, got {task['dueOn']!r}") from None
-        task["dueOn"] = due.isoformat()
+        task["dueOn"] = as_date(f"{where}.dueOn", task["dueOn"])
         if "dueTime" in task:
-            if not TIME.match(task["dueTime"]):
+            match = TIME.match(task["dueTime"])
+            if not match:
                 raise SeedError(f"{where}.dueTime: expected HH:MM:SS, got {task['dueTime']!r}")
-            if len(task["dueTime"]) == 5:
-                task["dueTime"] += ":00"
+            task["dueTime"] = f"{match[1]}:{match[2]}:00"  # Capsule keeps due times to the minute
         status = task.setdefault("status", "OPEN").upper()
         if status not in ("OPEN", "COMPLETED", "PENDING"):
             raise SeedError(f"{where}.status: must be OPEN, COMPLETED or PENDING, got {task['status']!r}")
         task["status"] = status
-        owner = task.get("owner", seed.users[0]["id"])
-        if isinstance(owner, str):
-            if owner not in usernames:
-                raise SeedError(f"{where}.owner: no user named {owner!r}")
-            owner = usernames[owner]
-        elif owner not in user_ids:
-            raise SeedError(f"{where}.owner: no user with id {owner}")
-        task["owner"] = owner
+        task["owner"] = user_id(f"{where}.owner", task.get("owner", seed.users[0]["id"]), seed.users)
         if "category" in task:
             category = task["category"]
             if isinstance(category, str):

@@ -9,52 +9,15 @@ Data lives in memory by default, or in a file that survives restarts.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
-from .clock import utc_now
+from .schema import SCHEMA, SCHEMA_VERSION
 from .seed import Seed
+from .seed_store import apply_seed
 
 T = TypeVar("T")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-    timezone TEXT NOT NULL, token TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS categories (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, colour TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS parties (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    type TEXT NOT NULL CHECK (type IN ('person', 'organisation')),
-    first_name TEXT, last_name TEXT, name TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS opportunities (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
-    party_id INTEGER NOT NULL REFERENCES parties(id),
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS kases (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
-    party_id INTEGER NOT NULL REFERENCES parties(id),
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-    -- AUTOINCREMENT: like Capsule, a deleted task's id is never handed out again.
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    description TEXT NOT NULL, detail TEXT,
-    due_on TEXT NOT NULL, due_time TEXT,
-    category_id INTEGER REFERENCES categories(id),
-    owner_id INTEGER REFERENCES users(id),
-    status TEXT NOT NULL CHECK (status IN ('OPEN', 'COMPLETED', 'PENDING')),
-    completed_at TEXT, completed_by INTEGER REFERENCES users(id),
-    party_id INTEGER REFERENCES parties(id),
-    opportunity_id INTEGER REFERENCES opportunities(id),
-    kase_id INTEGER REFERENCES kases(id),
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    CHECK ((party_id IS NOT NULL) + (opportunity_id IS NOT NULL) + (kase_id IS NOT NULL) <= 1));
-CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
-"""
 
 
 class StoreError(Exception):
@@ -94,68 +57,50 @@ class Store:
     def _open_sync(self, seed: Seed) -> list[str]:
         try:
             return self._open_or_raise(seed)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot use database {self.path}: {exc}") from None
 
     def _open_or_raise(self, seed: Seed) -> list[str]:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn = conn
         conn.row_factory = sqlite3.Row
+        _refuse_other_versions(conn, self.path)
         conn.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+        # Case-insensitive matching (search, filters, tag names) that also folds non-ASCII letters.
+        conn.create_function("fold", 1, fold, deterministic=True)
+        conn.create_function("digits", 1, digits, deterministic=True)
         conn.executescript(SCHEMA)
         conn.isolation_level = "DEFERRED"  # `with conn:` now opens a real transaction
-        self._conn = conn
         with conn:
-            return _apply_seed(conn, seed)
+            return apply_seed(conn, seed, SCHEMA_VERSION)
 
 
-def _seed_digest(seed: Seed) -> str:
-    return hashlib.sha256(repr(vars(seed) | {"source": ""}).encode()).hexdigest()
+def fold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
 
 
-def _apply_seed(conn: sqlite3.Connection, seed: Seed) -> list[str]:
-    """Load the seed into a new database. A database that already holds data keeps it."""
-    digest = _seed_digest(seed)
-    row = conn.execute("SELECT value FROM meta WHERE key = 'seed_digest'").fetchone()
-    if row is not None:
-        if row["value"] != digest:
-            return [f"the database was seeded from a different seed than {seed.source}; "
-                    "keeping the data it holds (delete the file to start again from this seed)"]
-        return []
-    now = utc_now()
-    meta = {"seed_digest": digest, "subdomain": seed.subdomain, "site_name": seed.site_name,
-            "requests_per_hour": str(seed.requests_per_hour)}
-    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
-    conn.executemany(
-        "INSERT INTO users (id, username, name, timezone, token) VALUES (?, ?, ?, ?, ?)",
-        [(u["id"], u["username"], u["name"], u["timezone"], u["token"]) for u in seed.users])
-    conn.executemany("INSERT INTO categories (id, name, colour) VALUES (?, ?, ?)",
-                     [(c["id"], c["name"], c["colour"]) for c in seed.categories])
-    conn.executemany(
-        "INSERT INTO parties (id, type, first_name, last_name, name, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(p["id"], p["type"], p.get("firstName"), p.get("lastName"), p.get("name"), now, now)
-         for p in seed.parties])
-    for table in ("opportunities", "kases"):
-        conn.executemany(
-            f"INSERT INTO {table} (id, name, party_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [(e["id"], e["name"], e["party"], now, now) for e in getattr(seed, table)])
-    conn.executemany(
-        "INSERT INTO tasks (id, description, detail, due_on, due_time, category_id, owner_id, status,"
-        " completed_at, completed_by, party_id, opportunity_id, kase_id, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(t["id"], t["description"], t.get("detail"), t["dueOn"], t.get("dueTime"), t.get("category"),
-          t["owner"], t["status"],
-          now if t["status"] == "COMPLETED" else None,
-          t["owner"] if t["status"] == "COMPLETED" else None,
-          t.get("party"), t.get("opportunity"), t.get("kase"), now, now)
-         for t in seed.tasks])
-    return []
+def digits(value: object) -> object:
+    return "".join(ch for ch in value if "0" <= ch <= "9") if isinstance(value, str) else value
+
+
+def _refuse_other_versions(conn: sqlite3.Connection, path: str) -> None:
+    """A database from another emulator version has other tables; migrating it is not worth it."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return
+    meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+    if "seed_digest" in meta and meta.get("schema_version") != SCHEMA_VERSION:
+        raise StoreError(
+            f"database {path} was written by another version of the emulator (schema "
+            f"{meta.get('schema_version', '1')}, this version uses {SCHEMA_VERSION}); "
+            "delete the file to start again from the seed")
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:

@@ -42,11 +42,14 @@ def parse_timestamp(value: Any) -> str | None:
 
 
 def parse_due_time(value: Any) -> str | None:
-    """HH:MM:SS (HH:MM is accepted and given :00 seconds). The time is the owner's local time."""
+    """HH:MM:SS or HH:MM, kept to the minute as Capsule does ("18:00:48" -> "18:00:00").
+
+    The time is the owner's local time.
+    """
     if isinstance(value, str):
         match = _TIME.match(value)
         if match:
-            return f"{match[1]}:{match[2]}:{match[3] or '00'}"
+            return f"{match[1]}:{match[2]}:00"
     return None
 
 

@@ -10,11 +10,10 @@ import sqlite3
 from typing import Any, Iterable
 
 from .clock import utc_now
+from .entry_store import add_entry
 from .errors import ValidationFailed, field_error, not_found
+from .nested import nested_party, nested_user
 from .task_model import LINKS
-
-PERSON_PICTURE = "https://capsulecrm.com/theme/default/images/person_avatar_70.png"
-ORGANISATION_PICTURE = "https://capsulecrm.com/theme/default/images/org_avatar_70.png"
 
 _SELECT = """
 SELECT t.*,
@@ -32,25 +31,6 @@ LEFT JOIN parties p ON p.id = t.party_id
 LEFT JOIN opportunities op ON op.id = t.opportunity_id
 LEFT JOIN kases k ON k.id = t.kase_id
 """
-
-
-def nested_user(user_id: int | None, username: str | None, name: str | None) -> dict[str, Any] | None:
-    if user_id is None:
-        return None
-    initial = (name or username or "?")[:1].upper()
-    return {"id": user_id, "deleted": False, "username": username,
-            "pictureURL": f"https://facehub.appspot.com/default/person?text={initial}&size=100",
-            "name": name}
-
-
-def nested_party(party_id: int | None, kind: str | None, first: str | None, last: str | None,
-                 name: str | None) -> dict[str, Any] | None:
-    if party_id is None:
-        return None
-    if kind == "person":
-        return {"id": party_id, "type": "person", "firstName": first, "lastName": last,
-                "pictureURL": PERSON_PICTURE}
-    return {"id": party_id, "type": "organisation", "name": name, "pictureURL": ORGANISATION_PICTURE}
 
 
 def render_task(row: sqlite3.Row) -> dict[str, Any]:
@@ -171,7 +151,19 @@ def update_task(conn: sqlite3.Connection, task_id: int, changes: dict[str, Any],
         changed["updated_at"] = now
         assignments = ", ".join(f"{column} = ?" for column in changed)
         conn.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*changed.values(), task_id))
+    if changed.get("status") == "COMPLETED":
+        _record_completion(conn, current, changed, user_id)
     return get_tasks(conn, [task_id])[0]
+
+
+def _record_completion(conn: sqlite3.Connection, current: sqlite3.Row, changed: dict[str, Any],
+                       user_id: int) -> None:
+    """Capsule adds a "Task completed" entry to the history of the record a task is linked to."""
+    for link in LINKS:
+        parent_id = changed.get(f"{link}_id", current[f"{link}_id"])
+        if parent_id is not None:
+            add_entry(conn, "task", changed.get("description", current["description"]), link, parent_id,
+                      user_id, changed.get("completed_at"))
 
 
 def delete_task(conn: sqlite3.Connection, task_id: int) -> None:

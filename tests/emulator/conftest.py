@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
+from proxy.emulator import clock as emulator_clock
 from proxy.emulator import task_store
 from proxy.emulator.app import create_app
 from proxy.emulator.seed import Seed, load_seed, parse_seed
@@ -59,3 +60,15 @@ def task_validator(shared) -> jsonschema.protocols.Validator:
     schema = doc["tasks"]
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.fixture
+def account_clock(monkeypatch) -> TaskClock:
+    """One clock for every timestamp the emulator writes (records, entries, deletions, tasks).
+
+    Ask for it before the emulator, so the seed is loaded at its time too.
+    """
+    clock = TaskClock()
+    monkeypatch.setattr(emulator_clock, "utc_now", clock)
+    monkeypatch.setattr(task_store, "utc_now", clock)
+    return clock

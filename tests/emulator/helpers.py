@@ -119,3 +119,46 @@ def assert_validation(body: dict[str, Any], fields: Iterable[str]) -> None:
         assert error["resource"] == "task"
         assert isinstance(error["message"], str) and error["message"]
     assert sorted(error["field"] for error in body["errors"]) == sorted(fields), body
+
+
+async def call(client: TestClient, method: str, path: str, body: Any = None, status: int = 200,
+               headers: dict[str, str] = PHILLIP) -> Any:
+    """One request; asserts the status and returns the JSON body (None for an empty one)."""
+    resp = await client.request(method, path, json=body, headers=headers)
+    text = await resp.text()
+    assert resp.status == status, f"{method} {path}: {resp.status} {text}"
+    return await resp.json() if text else None
+
+
+async def post_created(client: TestClient, path: str, key: str, fields: dict[str, Any],
+                       headers: dict[str, str] = PHILLIP) -> dict[str, Any]:
+    """POST `{key: fields}`; checks the 201, the Location and that showing it gives the same record."""
+    resp = await client.post(path, json={key: fields}, headers=headers)
+    assert resp.status == 201, await resp.text()
+    record = (await resp.json())[key]
+    location = URL(resp.headers["Location"])
+    assert location.is_absolute() and location.path == f"{path}/{record['id']}" and not location.query_string
+    return record
+
+
+def assert_422(body: dict[str, Any], resource: str, fields: Iterable[str]) -> None:
+    """A v2 422 body naming exactly these fields of this resource."""
+    assert body["message"] == "Validation Failed", body
+    for error in body["errors"]:
+        assert set(error) == {"message", "resource", "field"}, error
+        assert error["resource"] == resource and error["message"], error
+    assert sorted(error["field"] for error in body["errors"]) == sorted(fields), body
+
+
+async def ids_of(client: TestClient, path: str, key: str, body: Any = None, headers: dict[str, str] = PHILLIP
+                 ) -> list[int]:
+    """The ids of every record a list (or a POSTed filter) gives, following the Link headers."""
+    found: list[int] = []
+    method = "GET" if body is None else "POST"
+    while path:
+        resp = await client.request(method, path, json=body, headers=headers)
+        assert resp.status == 200, await resp.text()
+        found += [record["id"] for record in (await resp.json())[key]]
+        rels = links(resp.headers)
+        path = path_of(rels["next"]) if "next" in rels else ""
+    return found

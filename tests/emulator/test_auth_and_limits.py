@@ -24,7 +24,10 @@ RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset
     pytest.param({"Authorization": "tok-phillip"}, id="token-without-scheme"),
 ])
 @pytest.mark.parametrize("method, path", [("GET", "/api/v2/tasks"), ("GET", "/api/v2/users/current"),
-                                          ("POST", "/api/v2/tasks"), ("DELETE", "/api/v2/tasks/1")])
+                                          ("POST", "/api/v2/tasks"), ("DELETE", "/api/v2/tasks/1"),
+                                          ("GET", "/api/v2/parties"), ("PUT", "/api/v2/parties/1"),
+                                          ("DELETE", "/api/v2/opportunities/1"), ("GET", "/api/v2/countries"),
+                                          ("POST", "/api/v2/entries"), ("GET", "/api/v2/kases/tags")])
 async def test_bad_credentials_get_401_with_bearer_challenge(emulator, headers, method, path):
     resp = await emulator.request(method, path, headers=headers,
                                   json={"task": {"description": "x", "dueOn": "2026-01-01"}})
@@ -94,6 +97,23 @@ async def test_completing_sets_completed_by_to_token_user(emulator, completer, u
     ("GET", "/api/v2/users", None, 200),
     ("GET", "/api/v2/site", None, 200),
     ("GET", "/api/v2/parties/99", None, 404),
+    ("GET", "/api/v2/parties/1,2?embed=tags", None, 200),
+    ("PUT", "/api/v2/parties/1", {"party": {"jobTitle": "CEO"}}, 200),
+    ("POST", "/api/v2/parties", {"party": {"type": "robot"}}, 422),
+    ("GET", "/api/v2/parties/search?q=eric", None, 200),
+    ("POST", "/api/v2/parties/filters/results", {"filter": {"conditions": []}}, 200),
+    ("GET", "/api/v2/parties/deleted", None, 400),
+    ("POST", "/api/v2/opportunities/1/parties/3", None, 204),
+    ("DELETE", "/api/v2/kases/1", None, 204),
+    ("GET", "/api/v2/kases/1/entries", None, 200),
+    ("POST", "/api/v2/entries", {"entry": {"type": "note", "content": "x", "party": {"id": 1}}}, 201),
+    ("GET", "/api/v2/opportunities/tags", None, 200),
+    ("GET", "/api/v2/kases/fields/definitions", None, 200),
+    ("GET", "/api/v2/countries", None, 200),
+    ("GET", "/api/v2/currencies", None, 200),
+    ("GET", "/api/v2/milestones", None, 200),
+    ("GET", "/api/v2/pipelines/1/milestones", None, 200),
+    ("GET", "/api/v2/trackdefinitions", None, 200),
 ])
 async def test_rate_headers_on_every_authenticated_answer(emulator, method, path, body, status):
     resp = await emulator.request(method, path, headers=PHILLIP, json=body)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 
 import pytest
+
+from proxy.emulator.seed import load_seed
+from proxy.emulator.store import Store, StoreError
 
 from .helpers import LIMITED_SEED, PHILLIP, SOFIA, create_task, get_task, list_ids, put_task
 
@@ -22,8 +26,20 @@ async def test_data_survives_a_restart(make_emulator, tmp_path):
     resp = await first.post("/api/v2/categories", headers=PHILLIP, json={"category": {"name": "Lunch"}})
     assert resp.status == 201
     resp = await first.post("/api/v2/parties", headers=PHILLIP,
-                            json={"party": {"type": "organisation", "name": "New Org"}})
+                            json={"party": {"type": "organisation", "name": "New Org", "tags": [{"name": "Kept"}],
+                                            "emailAddresses": [{"address": "kept@new.example"}]}})
     assert resp.status == 201
+    org = (await resp.json())["party"]
+    resp = await first.post("/api/v2/opportunities", headers=PHILLIP, json={"opportunity": {
+        "name": "Kept deal", "party": {"id": org["id"]}, "milestone": {"name": "Won"},
+        "value": {"amount": 1234.56, "currency": "EUR"}}})
+    assert resp.status == 201
+    deal = (await resp.json())["opportunity"]
+    resp = await first.post("/api/v2/entries", headers=PHILLIP,
+                            json={"entry": {"type": "note", "content": "kept note", "party": {"id": org["id"]}}})
+    assert resp.status == 201
+    note = (await resp.json())["entry"]
+    assert (await first.delete("/api/v2/parties/5", headers=PHILLIP)).status == 204
     await first.close()
 
     second = await make_emulator(db_path=db)
@@ -33,13 +49,36 @@ async def test_data_survives_a_restart(make_emulator, tmp_path):
     assert await list_ids(second, "?status=open,completed") == [1, 2, 3, kept["id"]]
     categories = (await (await second.get("/api/v2/categories", headers=PHILLIP)).json())["categories"]
     assert categories[-1]["name"] == "Lunch"
-    assert (await (await second.get("/api/v2/parties/3", headers=PHILLIP)).json())["party"]["name"] == "New Org"
+    shown = (await (await second.get(f"/api/v2/parties/{org['id']}?embed=tags", headers=PHILLIP)).json())["party"]
+    assert shown == org | {"tags": shown["tags"]}
+    assert [t["name"] for t in shown["tags"]] == ["Kept"]
+    assert (await (await second.get(f"/api/v2/opportunities/{deal['id']}", headers=PHILLIP)).json()) == \
+        {"opportunity": deal}
+    assert (await (await second.get(f"/api/v2/entries/{note['id']}", headers=PHILLIP)).json()) == {"entry": note}
+    deleted = await second.get("/api/v2/parties/deleted?since=2000-01-01T00:00:00Z", headers=PHILLIP)
+    assert [d["id"] for d in (await deleted.json())["parties"]] == [5]
     fresh = await create_task(second)
     assert fresh["id"] == gone["id"] + 1  # ids continue; the deleted one is not handed out again
     await second.close()
 
     third = await make_emulator(db_path=db)
     assert (await get_task(third, fresh["id"]))["id"] == fresh["id"]
+
+
+async def test_a_database_from_an_older_emulator_is_refused(tmp_path):
+    """A file written before parties had contacts (no schema_version) is refused, not misread."""
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                       "INSERT INTO meta VALUES ('seed_digest', 'abc');"
+                       "CREATE TABLE parties (id INTEGER PRIMARY KEY, type TEXT, first_name TEXT);")
+    conn.close()
+    store = Store(str(db))
+    with pytest.raises(StoreError) as caught:
+        await store.open(load_seed(None))
+    await store.close()
+    message = str(caught.value)
+    assert str(db) in message and "delete the file" in message and "schema 1" in message
 
 
 async def test_same_seed_on_reopen_logs_nothing(make_emulator, tmp_path, caplog):

@@ -42,9 +42,13 @@ async def test_demo_seed_through_the_api(emulator):
     headers = auth("tok-phillip")
     users = (await (await emulator.get("/api/v2/users", headers=headers)).json())["users"]
     assert {u["timezone"] for u in users} == {"America/New_York", "Europe/Rome"}
-    for path, key, count in [("/api/v2/categories", "categories", 4), ("/api/v2/parties", "parties", 2),
-                             ("/api/v2/opportunities", "opportunities", 1), ("/api/v2/kases", "kases", 1),
-                             ("/api/v2/tasks", "tasks", 3)]:
+    for path, key, count in [("/api/v2/categories", "categories", 4), ("/api/v2/parties", "parties", 6),
+                             ("/api/v2/opportunities", "opportunities", 2), ("/api/v2/kases", "kases", 1),
+                             ("/api/v2/tasks", "tasks", 3), ("/api/v2/pipelines", "pipelines", 2),
+                             ("/api/v2/milestones", "milestones", 4),
+                             ("/api/v2/trackdefinitions", "trackDefinitions", 2), ("/api/v2/parties/tags", "tags", 2),
+                             ("/api/v2/parties/fields/definitions", "definitions", 5),
+                             ("/api/v2/parties/1/entries", "entries", 2)]:
         resp = await emulator.get(path, headers=headers)
         assert len((await resp.json())[key]) == count, path
     tasks = (await (await emulator.get("/api/v2/tasks", headers=headers)).json())["tasks"]

@@ -60,13 +60,16 @@ async def test_create_completed_task(emulator):
 
 
 @pytest.mark.parametrize("sent, stored", [
-    ("18:00:48", "18:00:48"), ("18:00", "18:00:00"), ("00:00", "00:00:00"),
-    ("23:59:59", "23:59:59"), ("09:05", "09:05:00"),
+    ("18:00:48", "18:00:00"), ("18:00", "18:00:00"), ("00:00", "00:00:00"),
+    ("23:59:59", "23:59:00"), ("09:05", "09:05:00"),
 ])
-async def test_due_time_is_stored_as_hh_mm_ss(emulator, sent, stored):
+async def test_due_time_is_kept_to_the_minute(emulator, sent, stored):
+    """Capsule drops the seconds of a due time, on create and on update."""
     task = await create_task(emulator, dueTime=sent)
     assert task["dueTime"] == stored
     assert (await get_task(emulator, task["id"]))["dueTime"] == stored
+    updated = (await put_task(emulator, task["id"], {"dueTime": "07:08:09"}))["task"]
+    assert updated["dueTime"] == "07:08:00"
 
 
 @pytest.mark.parametrize("fields, key, expected", [
