@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ..keys import NOUN, PAGES, PARAMS, SERVICES, TOKEN
+from ..keys import PAGES, PARAMS, SERVICES, TOKEN
 from ..resources.base import PARENTS, Parent, Resource, Route
 from ..resources.lookups import ALIASES
 from ..translate import fields as engine
@@ -26,7 +26,6 @@ from .addresses import public_base
 from .errors import V1Error
 from .scan import scan
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Operation = Callable[[web.Request, Resource, Route], Awaitable[web.StreamResponse]]
 
 _MAX_ROUNDS = 3                                # look-up rounds: each may reveal the need for another
@@ -310,17 +309,8 @@ async def remove_item(request: web.Request, resource: Resource, route: Route) ->
     return respond.empty(200)
 
 
-OPERATIONS: dict[str, Operation] = {
+#: The generic operations; proxy/http/operations.py adds the families' own (tags, links, ...).
+CORE_OPERATIONS: dict[str, Operation] = {
     "show": show, "list": list_records, "create": create, "update": update, "delete": delete,
     "action": action, "reference": reference, "remove_item": remove_item,
 }
-
-
-def handler_for(resource: Resource, route: Route) -> Handler:
-    operation = OPERATIONS[route.op]
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        request[NOUN] = resource.noun   # for messages such as "the task may have been created"
-        return await operation(request, resource, route)
-    handle.__name__ = f"{route.op}_{resource.name}"
-    return handle

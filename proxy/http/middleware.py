@@ -31,7 +31,7 @@ from ..v1.documents import DocumentError
 from . import respond
 from .addresses import VALID_HOST
 from .errors import BASIC_CHALLENGE, V1Error, from_upstream
-from .handlers import OPERATIONS
+from .operations import OPERATIONS
 from .router import Match, Miss, Router
 
 log = logging.getLogger("capsule_proxy")

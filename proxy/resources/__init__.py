@@ -17,7 +17,15 @@ from .untranslated import UNTRANSLATED
 
 RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES)
 
-__all__ = ["RESOURCES", "UNTRANSLATED"]
+__all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
+
+
+def check_operations(operations: set[str]) -> None:
+    """Every route names an operation the HTTP layer has (called where both are known)."""
+    for resource in RESOURCES:
+        for route in resource.routes:
+            if route.op not in operations:
+                raise RuntimeError(f"{route.method} {route.path} names the unknown operation {route.op!r}")
 
 
 def _check(resources: tuple[Resource, ...]) -> None:
