@@ -22,23 +22,26 @@ log = logging.getLogger("capsule_proxy")
 
 # What a request aiohttp cannot parse did wrong, most specific first. aiohttp's own answer quotes
 # the offending line, which can be an `Authorization: Basic ...` one; these quote nothing.
-_PARSE_PROBLEMS: tuple[tuple[type[http_exceptions.HttpProcessingError], str], ...] = (
-    (http_exceptions.LineTooLong, "a request line or header field is longer than the proxy accepts"),
-    (http_exceptions.InvalidHeader, "a request header field is malformed (its name, value or a character in it)"),
-    (http_exceptions.BadHttpMethod, "the request method is malformed"),
-    (http_exceptions.BadStatusLine, "the request line is malformed"),
-    (http_exceptions.InvalidURLError, "the request target is not a valid URL"),
-    (http_exceptions.PayloadEncodingError, "the request body's framing or encoding is malformed"),
+_PARSE_PROBLEMS: tuple[tuple[type[http_exceptions.HttpProcessingError], int, str], ...] = (
+    (http_exceptions.LineTooLong, 400, "a request line or header field is longer than the proxy accepts"),
+    (http_exceptions.InvalidHeader, 400, "a request header field is malformed (its name, value or a character in it)"),
+    (http_exceptions.BadHttpMethod, 400, "the request method is malformed"),
+    (http_exceptions.BadStatusLine, 400, "the request line is malformed"),
+    (http_exceptions.InvalidURLError, 400, "the request target is not a valid URL"),
+    # Raised while the headers are read, for an encoding aiohttp cannot undo (br without Brotli).
+    (http_exceptions.ContentEncodingError, 415,
+     "the request's Content-Encoding is not one the proxy reads: send the body plain, gzip or deflate"),
+    (http_exceptions.PayloadEncodingError, 400, "the request body's framing or encoding is malformed"),
 )
 
 
 def parse_error_answer(exc: http_exceptions.HttpProcessingError) -> web.Response:
     """The v1 error document for a request that could not be parsed; the connection is closed."""
-    problem = next((text for kind, text in _PARSE_PROBLEMS if isinstance(exc, kind)),
-                   "the request is not valid HTTP/1.1 (a malformed request line or header)")
+    status, problem = next(((status, text) for kind, status, text in _PARSE_PROBLEMS if isinstance(exc, kind)),
+                           (400, "the request is not valid HTTP/1.1 (a malformed request line or header)"))
     body = ('<?xml version="1.0" encoding="UTF-8"?><error><message>'
             f"the proxy cannot parse this request: {escape(problem)}</message></error>")
-    response = web.Response(status=400, text=body, content_type="application/xml", charset="utf-8")
+    response = web.Response(status=status, text=body, content_type="application/xml", charset="utf-8")
     response.force_close()
     return response
 

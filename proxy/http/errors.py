@@ -20,11 +20,13 @@ PASSED_THROUGH = (400, 401, 403, 404)
 class V1Error(Exception):
     """Answered to the v1 client as an error document with this status."""
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None, *,
+                 close: bool = False):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
+        self.close = close   # the request's body was not read through: the connection cannot be reused
 
 
 def _field_message(error: Mapping[str, Any]) -> str:

@@ -138,7 +138,10 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
                   _where(exc))
         problem = V1Error(500, f"the proxy failed to answer this request (request id {REQUEST_ID.get()}); "
                                "it has been logged")
-    return respond.error(request, problem.status, problem.message, problem.headers), problem.message
+    answer = respond.error(request, problem.status, problem.message, problem.headers)
+    if problem.close:
+        answer.force_close()
+    return answer, problem.message
 
 
 @web.middleware
@@ -161,6 +164,7 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
     response.headers["X-Request-Id"] = request_id
     warnings = request.get(WARNINGS)
     if warnings:
+        log.warning("%s %s: %s", request.method, request.get(LABEL, "?"), "; ".join(dict.fromkeys(warnings)))
         response.headers["Warning"] = ", ".join(
             '299 capsule-proxy "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in dict.fromkeys(warnings))
     label = request.get(LABEL)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..keys import FORMAT, SERVICES, WARNINGS
 from ..v1 import codec
@@ -42,7 +43,12 @@ async def read_document(request: web.Request, roots: tuple[str, ...]) -> tuple[s
         async with asyncio.timeout(settings.get("server", "body_timeout") or None):
             body = await request.read()
     except TimeoutError:
-        raise V1Error(408, "the request body did not arrive in time") from None
+        raise V1Error(408, "the request body did not arrive in time", close=True) from None
+    except RequestPayloadError:
+        # aiohttp undoes Content-Encoding itself; a body that is not what it says is the client's.
+        encoding = request.headers.get("Content-Encoding", "")
+        raise V1Error(400, f"the request body is not valid {encoding or 'chunked'} data as its headers say",
+                      close=True) from None
     return codec.decode(body, request.headers.get("Content-Type"), roots, max_bytes=limit)
 
 

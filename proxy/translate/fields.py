@@ -340,6 +340,11 @@ def whole_number_in(key: str, v2_key: str | None = None, *, low: int = 0, high: 
     return write
 
 
+def plural(noun: str) -> str:
+    """English plural for the nouns in messages: category -> categories, user -> users."""
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+
+
 def resolve(ctx: Context, field_name: str, name: str, lookup: str, key: str, what: str,
             listing: str) -> int:
     """A name -> its v2 id through a look-up list; a 400 naming the value when it matches none
@@ -350,7 +355,7 @@ def resolve(ctx: Context, field_name: str, name: str, lookup: str, key: str, wha
         return found
     several = index.several(name)
     if several:
-        raise InvalidField(field_name, f"{field_name} {name!r} matches several {what}s that differ only "
+        raise InvalidField(field_name, f"{field_name} {name!r} matches several {plural(what)} that differ only "
                                        f"in case ({', '.join(sorted(several))}); send the exact name")
     raise UnknownName(field_name, f"unknown {field_name} {name!r}: no {what} has that name (see GET {listing})",
                       lookup)
