@@ -79,13 +79,41 @@ def test_user_agents_are_cleaned_and_never_carry_the_token():
     assert not _leaks(json.dumps(inventory.snapshot()))
 
 
-def test_new_keys_beyond_the_bound_are_folded():
-    inventory = UsageInventory(max_entries=2)
-    for agent in ("a", "b", "c", "d"):
-        inventory(record(agent=agent))
-    inventory(record(agent="a"))
-    calls = {c["userAgent"]: c["count"] for c in inventory.snapshot()["calls"]}
-    assert calls == {"a": 2, "b": 1, usage.OTHER_CLIENTS: 2}
+def test_a_client_is_admitted_after_a_success_and_the_rest_count_as_other():
+    inventory = UsageInventory(salt="s", max_clients=2)
+    inventory(record(agent="a", status=401))                 # not yet a success: maybe junk
+    inventory(record(agent="a"))                             # admitted
+    inventory(record(agent="b", token=OTHER, status=201))    # admitted: the bound is reached
+    inventory(record(agent="c", token="tok-c"))              # no room left
+    inventory(record(agent="a", token=None, status=401))     # anonymous: never a client
+    inventory(record(agent="a", status=500))                 # an admitted client keeps its failures
+    calls = {(c["userAgent"], c["status"]): c["count"] for c in inventory.snapshot()["calls"]}
+    assert calls == {(usage.OTHER_CLIENTS, 401): 2, ("a", 200): 1, ("b", 201): 1, (usage.OTHER_CLIENTS, 200): 1,
+                     ("a", 500): 1}
+    assert inventory.snapshot()["clients"] == 3              # a, b and "(other clients)"
+
+
+def test_an_accepted_token_admits_its_other_agents_within_a_bound():
+    inventory = UsageInventory(salt="s")
+    inventory(record(agent="job/1"))
+    inventory(record(agent="job/2", status=501))             # the token already succeeded: same caller
+    for index in range(3, 40):
+        inventory(record(agent=f"job/{index}"))
+    agents = {c["userAgent"] for c in inventory.snapshot()["calls"]}
+    assert "job/2" in agents and usage.OTHER_AGENTS in agents
+    assert len(agents) == usage.MAX_AGENTS_PER_TOKEN + 1
+
+
+def test_rows_are_bounded_and_odd_methods_are_one():
+    inventory = UsageInventory(salt="s", max_rows=3)
+    for route in ("/api/a", "/api/b", "/api/c", "/api/d", "/api/e"):
+        inventory(record(route))
+    inventory(record(method="BREW"))
+    inventory(record(method="WHEN"))
+    calls = {(c["method"], c["route"], c["userAgent"]): c["count"] for c in inventory.snapshot()["calls"]}
+    assert len([key for key in calls if key[2] != usage.OTHER_CLIENTS]) == 3
+    assert calls[("OTHER", ROUTE, usage.OTHER_CLIENTS)] == 2
+    assert sum(calls.values()) == 7
 
 
 def _harness(observers: list[Any]) -> web.Application:
@@ -243,18 +271,12 @@ async def test_install_serves_the_inventory_and_saves_at_shutdown(aiohttp_client
     assert usage.file_snapshot(tmp_path / "usage.json")["total"] == 2
 
 
-def test_install_reads_the_usage_settings_when_they_exist(tmp_path):
-    class Settings:
-        def __init__(self, values: dict[str, dict[str, Any]]):
-            self.values = values
-
-        def get(self, section: str, key: str) -> Any:
-            return self.values[section][key]
-
-    inventory = usage.from_settings(Settings({"usage": {"file": str(tmp_path / "u.json"), "salt": "s"}}))
-    assert inventory.path == tmp_path / "u.json"
+def test_install_reads_the_usage_settings(tmp_path):
+    settings = load_settings(environ={}, flags={"usage": {"file": str(tmp_path / "u.json"), "salt": "s",
+                                                          "max_clients": 7}})
+    inventory = usage.from_settings(settings)
+    assert inventory.path == tmp_path / "u.json" and inventory.max_clients == 7
     assert inventory.token_hash("x") == hmac.new(b"s", b"x", hashlib.sha256).hexdigest()[:8]
-    assert usage.from_settings(Settings({})).path is None      # before [usage] is in the config
 
 
 async def test_the_real_proxy_reports_its_requests_to_the_inventory(aiohttp_client, upstream_emulator):
@@ -321,7 +343,7 @@ async def test_the_command_explains_a_proxy_without_the_inventory(aiohttp_server
     server = await aiohttp_server(web.Application())
     status, out, err = await asyncio.to_thread(run, "usage", "--url", str(server.make_url("")))
     assert status == 1 and out == b""
-    assert "answered 404 (is the usage inventory wired into this proxy?)" in err
+    assert "answered 404 (is the usage inventory wired into this proxy?" in err
 
 
 def test_the_command_reports_an_unreachable_proxy():
@@ -343,18 +365,16 @@ async def test_the_command_reads_a_usage_file(tmp_path):
 def test_the_command_refuses_bad_options():
     assert run("usage", "--url", "ftp://x")[0] == 2
     assert run("usage", "--url", "http://x", "--limit", "0")[0] == 2
+    assert run("usage", "--url", "http://x", "--limit", "1001")[0] == 2
     with pytest.raises(SystemExit):
         run("usage")                                           # --url or --file is required
 
 
-async def test_the_ops_listener_can_serve_the_inventory_too(aiohttp_client):
+async def test_the_ops_app_serves_the_main_apps_inventory(aiohttp_client):
     from proxy import ops
-    main = create_proxy_app(load_settings(environ={}), "http://127.0.0.1:9")
-    inventory = usage.install(main, UsageInventory())
-    inventory(record())
-    ops_app = ops.create_ops_app(main)
-    ops_app.router.add_get("/_proxy/usage", usage.usage_handler)   # what the owner may wire
-    client = await aiohttp_client(ops_app)
+    main = create_proxy_app(load_settings(environ={}, flags={"ops": {"port": 9}}), "http://127.0.0.1:9")
+    usage.inventory_of(main)(record())
+    client = await aiohttp_client(ops.create_ops_app(main))
     assert (await (await client.get("/_proxy/usage")).json())["total"] == 1
 
 
