@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import random
+import re
 from typing import Any
 
 import pytest
@@ -405,3 +406,170 @@ async def test_cancelling_a_save_under_way_loses_nothing(tmp_path, monkeypatch):
     await inventory.save()                                     # waits for it, then saves the rest
     assert usage.file_snapshot(path)["total"] == 6
     assert inventory.snapshot()["total"] == 6
+
+
+# --- bounds, snapshot, Prometheus, 501s: through the real proxy in front of the emulator ---
+
+from collections import Counter as Tally  # noqa: E402
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from tests.proxy.conftest import make_proxy, recorder, seed_text, upstream  # noqa: E402,F401
+
+
+def _auth(token: str, agent: str) -> dict[str, str]:
+    return {"Authorization": _basic(token), "User-Agent": agent}
+
+
+def _digest(salt: str, token: str) -> str:
+    return hmac.new(salt.encode(), token.encode(), hashlib.sha256).hexdigest()[:8]
+
+
+async def _v1_calls(client: Any) -> dict[tuple[str, str, str, str], float]:
+    """capsule_proxy_v1_calls_total from /metrics, by (route, method, status_class, client)."""
+    text = await (await client.get("/metrics")).text()
+    return {(s.labels["route"], s.labels["method"], s.labels["status_class"], s.labels["client"]): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == "capsule_proxy_v1_calls_total"}
+
+
+async def test_junk_clients_cannot_push_a_real_client_out(make_proxy):
+    proxy = await make_proxy(usage={"max_clients": 2})
+    real = _auth("tok-phillip", "billing/2.0")
+    assert (await proxy.get("/api/task/1", headers=real)).status == 200
+    for index in range(15):
+        junk = {"User-Agent": f"junk/{index}"}
+        assert (await proxy.get("/api/task/1", headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
+                ).status == 401                               # the upstream refuses the token
+        assert (await proxy.get("/api/task/1", headers=junk)).status == 401          # no token at all
+        assert (await proxy.get("/api/tracks", headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
+                ).status == 501                               # never reaches the upstream
+    assert (await proxy.get("/api/task/1", headers=real)).status == 200
+    assert (await proxy.get("/api/tasks", headers=_auth("tok-sofia", "crm-sync/4"))).status == 200
+    assert (await proxy.get("/api/tasks", headers=_auth("tok-sofia", "late/1"))).status == 200   # no room
+    body = await (await proxy.get("/_proxy/usage")).json()
+    by_client = Tally()
+    for row in body["calls"]:
+        by_client[row["client"]] += row["count"]
+    salt = usage.inventory_of(proxy.app)._salt
+    assert by_client == {f"billing/2.0 #{_digest(salt, 'tok-phillip')}": 2,
+                         f"crm-sync/4 #{_digest(salt, 'tok-sofia')}": 1, usage.OTHER_CLIENTS: 46}
+    assert body["clients"] == 3 and body["total"] == 49
+
+
+async def test_the_answer_is_bounded_and_comes_from_a_snapshot(make_proxy):
+    proxy = await make_proxy()
+    inventory = usage.inventory_of(proxy.app)
+    now = [1000.0]
+    inventory.monotonic = lambda: now[0]
+    assert (await proxy.get("/api/task/1", headers=_auth("tok-phillip", "billing/2.0"))).status == 200
+    for index in range(250):                                  # 199 more clients, then 51 beyond the bound
+        inventory(record(agent=f"job/{index}", token=f"tok-job-{index}"))
+    response = await proxy.get("/_proxy/usage")
+    body = await response.json()
+    assert len(body["calls"]) == usage.DEFAULT_LIMIT and len(await response.read()) < 40_000
+    assert (body["total"], body["rows"], body["clients"], body["otherClientsCalls"]) == (251, 201, 201, 51)
+    assert body["calls"][0]["client"] == usage.OTHER_CLIENTS and body["calls"][0]["count"] == 51
+    assert len((await (await proxy.get("/_proxy/usage?limit=5")).json())["calls"]) == 5
+    for bad in ("0", "x", "1001", "-1", "٣"):
+        assert (await proxy.get("/_proxy/usage", params={"limit": bad})).status == 400
+    assert inventory.snapshot_builds == 1                    # every answer so far: one walk of the table
+    for _ in range(20):                                       # polled while counting: no rebuild within the TTL
+        inventory(record())
+        assert (await (await proxy.get("/_proxy/usage")).json())["total"] == 251
+    assert inventory.snapshot_builds == 1
+    now[0] += usage.SNAPSHOT_TTL
+    assert (await (await proxy.get("/_proxy/usage")).json())["total"] == 271
+    now[0] += usage.SNAPSHOT_TTL                              # old enough, but nothing changed
+    await proxy.get("/_proxy/usage?limit=7")
+    assert inventory.snapshot_builds == 2
+
+
+async def test_an_untranslated_call_is_counted_under_its_template(make_proxy):
+    proxy = await make_proxy(usage={"salt": "s"})
+    legacy, fresh = _auth("tok-phillip", "legacy-crm/3"), _auth("tok-sofia", "fresh/1")
+    assert (await proxy.get("/api/task/1", headers=legacy)).status == 200
+    for path in ("/api/tracks", "/api/party/7"):
+        assert (await proxy.get(path, headers=legacy)).status == 501
+    assert (await proxy.get("/api/never/was/v1", headers=legacy)).status == 404
+    assert (await proxy.get("/api/tracks", headers=fresh)).status == 501     # before any success of its own
+    rows = {(c["route"], c["status"], c["client"]): c["count"] for c in (await (await proxy.get("/_proxy/usage")).json())["calls"]}
+    client = f"legacy-crm/3 #{_digest('s', 'tok-phillip')}"
+    assert rows == {("/api/task/{id}", 200, client): 1, ("/api/tracks", 501, client): 1,
+                    ("/api/party/{id}", 501, client): 1, ("unmatched", 404, client): 1, ("/api/tracks", 501, usage.OTHER_CLIENTS): 1}
+    calls = await _v1_calls(proxy)
+    assert calls[("/api/tracks", "GET", "5xx", _digest("s", "tok-phillip"))] == 1
+    assert calls[("/api/tracks", "GET", "5xx", usage.OTHER_LABEL)] == 1
+    assert calls[("/api/party/{id}", "GET", "5xx", _digest("s", "tok-phillip"))] == 1
+
+
+async def test_the_counter_is_bounded_and_names_no_token(make_proxy):
+    proxy = await make_proxy(usage={"max_clients": 3, "salt": "s"})
+    inventory = usage.inventory_of(proxy.app)
+    assert (await proxy.get("/api/task/1", headers=_auth("tok-phillip", "a"))).status == 200
+    for index in range(20):                                   # 20 tokens the upstream accepted
+        inventory(record(agent=f"bot/{index}", token=f"{SECRET}-{index}"))
+    assert (await proxy.get("/api/task/1", headers=_auth("tok-nobody", "b"))).status == 401
+    calls = await _v1_calls(proxy)
+    labels = {key[3] for key in calls}
+    assert len(labels) == 4 and usage.OTHER_LABEL in labels and _digest("s", "tok-phillip") in labels
+    assert all(re.fullmatch(r"[0-9a-f]{8}", label) for label in labels - {usage.OTHER_LABEL})
+    assert {key[0] for key in calls} == {"/api/task/{id}", ROUTE} and {key[2] for key in calls} == {"2xx", "4xx"}
+    assert sum(calls.values()) == 22
+    text = await (await proxy.get("/metrics")).text()
+    assert "# TYPE capsule_proxy_v1_calls_total counter" in text
+    assert not _leaks(text) and "tok-phillip" not in text and "tok-nobody" not in text
+
+
+async def test_a_fleet_of_sidecars_adds_up_in_prometheus(make_proxy):
+    """Each sidecar counts its own calls; with one salt, a client has one label fleet-wide, so
+    Prometheus' sum over the sidecars is the fleet's usage."""
+    sidecars = [await make_proxy(usage={"salt": "fleet-salt"}) for _ in range(2)]
+    billing, sync = _auth("tok-phillip", "billing/2.0"), _auth("tok-sofia", "crm-sync/4")
+    for sidecar, times in zip(sidecars, (3, 5)):
+        for _ in range(times):
+            assert (await sidecar.get("/api/task/1", headers=billing)).status == 200
+    assert (await sidecars[1].get("/api/tasks", headers=sync)).status == 200
+    assert (await sidecars[0].get("/api/tracks", headers=billing)).status == 501
+    assert (await sidecars[1].get("/api/task/1", headers={"User-Agent": "junk"})).status == 401
+    summed: Tally[tuple[str, str, str, str]] = Tally()
+    for sidecar in sidecars:
+        summed.update(await _v1_calls(sidecar))
+    phillip, sofia = _digest("fleet-salt", "tok-phillip"), _digest("fleet-salt", "tok-sofia")
+    assert summed == {("/api/task/{id}", "GET", "2xx", phillip): 8, ("/api/tasks", "GET", "2xx", sofia): 1,
+                      ("/api/tracks", "GET", "5xx", phillip): 1,
+                      ("/api/task/{id}", "GET", "4xx", usage.OTHER_LABEL): 1}
+    totals = [(await (await sidecar.get("/_proxy/usage")).json())["total"] for sidecar in sidecars]
+    assert sum(totals) == sum(summed.values()) == 11
+
+
+# --- the file stays bounded across workers, and older files are read ---
+
+async def test_workers_sharing_a_file_stay_within_the_client_bound(tmp_path):
+    path = tmp_path / "usage.json"
+    workers = [UsageInventory(path=path, max_clients=2) for _ in range(3)]
+    for index, worker in enumerate(workers):
+        for _ in range(index + 1):
+            worker(record(agent=f"worker-{index}-client"))    # each admits a client of its own
+    for worker in workers:
+        await worker.save()
+    on_disk = usage.file_snapshot(path)
+    assert on_disk["total"] == 6 and on_disk["clients"] == 3  # two clients and "(other clients)"
+    assert {c["userAgent"]: c["count"] for c in on_disk["calls"]} == {
+        "worker-0-client": 1, "worker-1-client": 2, usage.OTHER_CLIENTS: 3}
+    workers[2](record(agent="worker-2-client"))               # its client did not make it into the file
+    await workers[2].save()
+    top = workers[2].snapshot()["calls"][0]
+    assert (top["userAgent"], top["count"]) == (usage.OTHER_CLIENTS, 4)
+
+
+def test_an_older_file_with_too_many_clients_keeps_the_most_called(tmp_path):
+    path = tmp_path / "usage.json"
+    calls = [{"method": "GET", "route": ROUTE, "status": 200, "client": f"c{n} #0000000{n}", "userAgent": f"c{n}",
+              "tokenHash": f"0000000{n}", "count": n, "firstSeen": "2026-01-02T15:04:05Z",
+              "lastSeen": "2026-01-03T15:04:05Z"} for n in range(1, 6)]
+    path.write_text(json.dumps({"version": 1, "since": "2026-01-02T15:04:05Z", "salt": "old", "calls": calls}))
+    inventory = UsageInventory(path=path, max_clients=2)
+    assert {c["userAgent"]: c["count"] for c in inventory.snapshot()["calls"]} == {
+        "c5": 5, "c4": 4, usage.OTHER_CLIENTS: 6}
+    assert inventory.token_hash("x") == _digest("old", "x")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from .http import PATH, USAGE, add_routes, from_settings, install, inventory_of, table, usage_context, usage_handler
 from .inventory import (DEFAULT_LIMIT, DEFAULT_MAX_CLIENTS, MAX_AGENTS_PER_TOKEN, MAX_LIMIT, MAX_USER_AGENT,
-                        METRIC, NO_USER_AGENT, OTHER_AGENTS, OTHER_LABEL, UsageInventory, clean_user_agent,
+                        METRIC, NO_USER_AGENT, OTHER_AGENTS, OTHER_LABEL, SNAPSHOT_TTL, UsageInventory, clean_user_agent,
                         counted, file_snapshot, report)
 from .store import ANONYMOUS, FILE_VERSION, OTHER_CLIENTS, UsageFileError, client_name, read_file
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_LIMIT", "DEFAULT_MAX_CLIENTS", "FILE_VERSION", "MAX_AGENTS_PER_TOKEN", "MAX_LIMIT",
-    "MAX_USER_AGENT", "METRIC", "NO_USER_AGENT", "OTHER_AGENTS", "OTHER_CLIENTS", "OTHER_LABEL", "PATH", "USAGE",
+    "MAX_USER_AGENT", "METRIC", "NO_USER_AGENT", "OTHER_AGENTS", "OTHER_CLIENTS", "OTHER_LABEL", "PATH", "SNAPSHOT_TTL", "USAGE",
     "UsageFileError", "UsageInventory", "add_routes", "clean_user_agent", "client_name", "counted",
     "file_snapshot", "from_settings", "install", "inventory_of", "read_file", "report", "table",
     "usage_context", "usage_handler",
