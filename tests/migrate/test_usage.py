@@ -493,10 +493,12 @@ async def test_an_untranslated_call_is_counted_under_its_template(make_proxy):
         assert (await proxy.get(path, headers=legacy)).status == 501
     assert (await proxy.get("/api/never/was/v1", headers=legacy)).status == 404
     assert (await proxy.get("/api/tracks", headers=fresh)).status == 501     # before any success of its own
-    rows = {(c["route"], c["status"], c["client"]): c["count"] for c in (await (await proxy.get("/_proxy/usage")).json())["calls"]}
+    body = await (await proxy.get("/_proxy/usage")).json()
+    rows = {(c["route"], c["status"], c["client"]): c["count"] for c in body["calls"]}
     client = f"legacy-crm/3 #{_digest('s', 'tok-phillip')}"
     assert rows == {("/api/task/{id}", 200, client): 1, ("/api/tracks", 501, client): 1,
-                    ("/api/party/{id}", 501, client): 1, ("unmatched", 404, client): 1, ("/api/tracks", 501, usage.OTHER_CLIENTS): 1}
+                    ("/api/party/{id}", 501, client): 1, ("unmatched", 404, client): 1,
+                    ("/api/tracks", 501, usage.OTHER_CLIENTS): 1}     # its route is still shown
     calls = await _v1_calls(proxy)
     assert calls[("/api/tracks", "GET", "5xx", _digest("s", "tok-phillip"))] == 1
     assert calls[("/api/tracks", "GET", "5xx", usage.OTHER_LABEL)] == 1
@@ -568,8 +570,10 @@ def test_an_older_file_with_too_many_clients_keeps_the_most_called(tmp_path):
     calls = [{"method": "GET", "route": ROUTE, "status": 200, "client": f"c{n} #0000000{n}", "userAgent": f"c{n}",
               "tokenHash": f"0000000{n}", "count": n, "firstSeen": "2026-01-02T15:04:05Z",
               "lastSeen": "2026-01-03T15:04:05Z"} for n in range(1, 6)]
+    calls.append({**calls[0], "status": 401, "client": "curl #anonymous", "userAgent": "curl",
+                  "tokenHash": "anonymous", "count": 9})      # written by the version that kept these
     path.write_text(json.dumps({"version": 1, "since": "2026-01-02T15:04:05Z", "salt": "old", "calls": calls}))
     inventory = UsageInventory(path=path, max_clients=2)
-    assert {c["userAgent"]: c["count"] for c in inventory.snapshot()["calls"]} == {
-        "c5": 5, "c4": 4, usage.OTHER_CLIENTS: 6}
+    assert {(c["userAgent"], c["status"]): c["count"] for c in inventory.snapshot()["calls"]} == {
+        ("c5", 200): 5, ("c4", 200): 4, (usage.OTHER_CLIENTS, 200): 6, (usage.OTHER_CLIENTS, 401): 9}
     assert inventory.token_hash("x") == _digest("old", "x")

@@ -1,10 +1,17 @@
-"""The HTTP side of the usage inventory: `GET /_proxy/usage`, its wiring, and the text table.
+"""The usage inventory: which v1 routes each client still calls, and how often (docs/decisions.md M3).
+
+Three modules, one concern each:
+
+* `usage_inventory.py`: counting, bounded by clients and rows; the Prometheus counter; the snapshot;
+* `usage_store.py`: the JSON file, its lock, atomic writes, and the bounded merge with other workers;
+* this module: `GET /_proxy/usage`, `install` into the proxy app, the text table, and the names
+  the rest of the proxy imports (`from proxy.migrate import usage`).
 
 `install` counts the main app's requests (the observer), exports the Prometheus counter into
 the app's metrics registry, and saves the file while the app runs. `GET /_proxy/usage` is
 served where the operational endpoints are: on the ops listener when `[ops] port` is set
 (`add_routes`, called by `proxy.ops.create_ops_app`), else on the main port, without auth in
-both places (docs/decisions.md M3).
+both places.
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from ...keys import SERVICES
-from .inventory import DEFAULT_LIMIT, MAX_LIMIT, UsageInventory
+from ..keys import SERVICES
+from .usage_inventory import (DEFAULT_LIMIT, DEFAULT_MAX_CLIENTS, MAX_AGENTS_PER_TOKEN, MAX_LIMIT,  # noqa: F401
+                              MAX_USER_AGENT, METRIC, NO_USER_AGENT, OTHER_AGENTS, OTHER_LABEL, SNAPSHOT_TTL,
+                              UsageInventory, clean_user_agent, counted, file_snapshot, report)
+from .usage_store import ANONYMOUS, FILE_VERSION, OTHER_CLIENTS, UsageFileError, client_name, read_file  # noqa: F401
 
 USAGE = web.AppKey("capsule_usage_inventory", UsageInventory)
 PATH = "/_proxy/usage"

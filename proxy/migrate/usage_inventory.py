@@ -7,9 +7,9 @@ still calls `GET /api/party/{id}/tasks` 4,000 times a day" without anyone readin
 Who a client is, the admission rule, the bounds and the labels: docs/decisions.md M3.
 
 Counting is a few dictionary updates on the event loop, so concurrent requests cannot lose
-counts and no lock is needed. The file is `store.py`; saving runs in a thread on a swapped-out
-batch of counts. `GET /_proxy/usage` is answered from a snapshot rebuilt at most every
-`snapshot_ttl` seconds, and only when something changed (`answer`).
+counts and no lock is needed. The file is `usage_store.py`; saving runs in a thread on a
+swapped-out batch of counts. `GET /_proxy/usage` is answered from a snapshot rebuilt at most
+every `snapshot_ttl` seconds, and only when something changed (`answer`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from ...observe import RequestRecord
-from . import store
-from .store import ANONYMOUS, OTHER, Client, Count, Key
+from ..observe import RequestRecord
+from . import usage_store as store
+from .usage_store import ANONYMOUS, OTHER, Client, Count, Key
 
 log = logging.getLogger("capsule_proxy.usage")
 

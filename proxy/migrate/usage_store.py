@@ -120,16 +120,19 @@ def merge(into: dict[Key, Count], batch: dict[Key, Count]) -> None:
 
 
 def bounded(counts: dict[Key, Count], *, max_clients: int, max_rows: int) -> dict[Key, Count]:
-    """`counts` within the bounds, keeping the most-called clients (for a file read in)."""
+    """`counts` within the bounds, keeping the most-called clients (for a file read in). Calls
+    without a token, which older files kept per User-Agent, count as "(other clients)"."""
     totals: Tally[Client] = Tally()
     for key, value in counts.items():
         totals[(key[3], key[4])] += value.count
-    if len(totals) - (OTHER in totals) <= max_clients and len(counts) <= max_rows:
+    anonymous = any(digest == ANONYMOUS for _, digest in totals.keys() - {OTHER})
+    if not anonymous and len(totals.keys() - {OTHER}) <= max_clients and len(counts) <= max_rows:
         return counts
     rank = {client: index for index, (client, _) in enumerate(totals.most_common())}
     ordered = sorted(counts.items(), key=lambda item: (rank[(item[0][3], item[0][4])], -item[1].count))
     out: dict[Key, Count] = {}
-    add(out, ordered, max_clients=max_clients, max_rows=max_rows)
+    add(out, (((k[0], k[1], k[2], *OTHER) if k[4] == ANONYMOUS else k, v) for k, v in ordered),
+        max_clients=max_clients, max_rows=max_rows)
     return out
 
 
