@@ -224,8 +224,8 @@ class UsageInventory:
         """Register `capsule_proxy_v1_calls_total` in `registry` (once); counting then updates it."""
         if self._counter is None:
             self._counter = Counter(
-                METRIC, "v1 calls by v1 route template, method, status class and client: a salted "
-                "8-hex-digit token hash for the admitted clients, 'other' for the rest (M3)",
+                METRIC, "v1 calls counted by the usage inventory, by v1 route template, method, status "
+                "class and client: a salted 8-hex-digit token hash for the admitted clients, 'other' for the rest",
                 ["route", "method", "status_class", "client"], registry=registry)
 
     def _count_metric(self, route: str, method: str, status: int, client: Client) -> None:
