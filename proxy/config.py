@@ -218,6 +218,10 @@ SECTIONS: dict[str, dict[str, Setting]] = {
                                    "and client) across restarts, shared by --workers; empty: in memory only"),
         "salt": Setting("", _text, "salt for the clients' token hashes in the usage inventory; empty: "
                                    "made once and kept in [usage] file", secret=True),
+        "max_clients": Setting(200, _int_in(1, 100_000),
+                               "distinct clients the usage inventory and its metric tell apart; a client "
+                               "joins after its first successful call while there is room, the rest count "
+                               "as \"(other clients)\""),
     },
     "ops": {
         "host": Setting("127.0.0.1", _text,

@@ -1,4 +1,5 @@
 """Operational endpoints: /healthz, /readyz, /metrics, on the main port or their own listener.
+With an ops listener (`[ops] port`), the usage inventory's `GET /_proxy/usage` moves there too.
 
 Readiness means: the config is loaded (the app exists), the circuit is closed, and the upstream
 answered recently. A real request that got an HTTP answer counts, so a busy proxy never probes;
@@ -11,8 +12,9 @@ import time
 
 from aiohttp import web
 
-from .metrics import CONTENT_TYPE
 from .keys import SERVICES
+from .metrics import CONTENT_TYPE
+from .migrate import usage
 
 READY_TTL = 10.0
 
@@ -52,8 +54,12 @@ def add_routes(app: web.Application) -> None:
 
 
 def create_ops_app(main: web.Application) -> web.Application:
-    """The probes and metrics on their own listener, reading the main app's state."""
+    """The probes, metrics and usage inventory on their own listener, reading the main app's state."""
     app = web.Application()
     app[SERVICES] = main[SERVICES]
     add_routes(app)
+    inventory = usage.inventory_of(main)
+    if inventory is not None:
+        # An operator's port, like /metrics: the clients' side never sees who else calls (M3).
+        usage.add_routes(app, inventory)
     return app

@@ -74,10 +74,13 @@ def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser
                     "per v1 route, status and client, most-called first. A client is its User-Agent "
                     "and a salted hash of its token.")
     source = usage.add_mutually_exclusive_group(required=True)
-    source.add_argument("--url", help="the proxy's base URL, e.g. http://127.0.0.1:8080")
+    source.add_argument("--url", help="the proxy's base URL, e.g. http://127.0.0.1:8080; its ops listener's "
+                                      "when [ops] port is set")
     source.add_argument("--file", metavar="FILE", help="read a [usage] file instead of asking a proxy")
     usage.add_argument("--json", action="store_true", help="print the inventory as JSON")
-    usage.add_argument("--limit", type=int, metavar="N", help="show only the N most-called rows")
+    usage.add_argument("--limit", type=int, metavar="N",
+                       help="show only the N most-called rows (a proxy sends 100 unless asked; at most "
+                            f"{inventory.MAX_LIMIT})")
 
 
 def run(args: argparse.Namespace, *, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None,
@@ -150,30 +153,34 @@ def _explain(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
     return 0
 
 
-def fetch_usage(url: str, timeout: float = 10.0) -> dict[str, Any]:
-    """The inventory a running proxy serves at `url` (its base URL, or the full /_proxy/usage URL)."""
+def fetch_usage(url: str, limit: int | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    """The inventory a running proxy serves at `url` (its base URL, or the full /_proxy/usage URL):
+    totals and the `limit` most-called rows (the proxy's default when None)."""
     target = url.rstrip("/")
-    if not target.endswith("/_proxy/usage"):
-        target += "/_proxy/usage"
+    if not target.endswith(inventory.PATH):
+        target += inventory.PATH
+    if limit is not None:
+        target += f"?limit={limit}"
     request = urllib.request.Request(target, headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - an operator's URL
         return json.loads(response.read())
 
 
 def _usage(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
-    if args.limit is not None and args.limit < 1:
-        return _fail(stderr, "usage: --limit must be 1 or more", 2)
+    if args.limit is not None and not 1 <= args.limit <= inventory.MAX_LIMIT:
+        return _fail(stderr, f"usage: --limit must be from 1 to {inventory.MAX_LIMIT}", 2)
     if args.url and not args.url.startswith(("http://", "https://")):
         return _fail(stderr, f"usage: --url must be an http(s) URL, got {args.url!r}", 2)
     try:
         if args.url:
-            snapshot = fetch_usage(args.url)
+            snapshot = fetch_usage(args.url, args.limit)
         else:
             snapshot = inventory.file_snapshot(args.file)
             if snapshot is None:
                 return _fail(stderr, f"usage: {args.file}: no such file", 1)
     except urllib.error.HTTPError as exc:
-        hint = " (is the usage inventory wired into this proxy?)" if exc.code == 404 else ""
+        hint = (" (is the usage inventory wired into this proxy? With [ops] port set, ask the ops listener)"
+                if exc.code == 404 else "")
         return _fail(stderr, f"usage: {args.url} answered {exc.code}{hint}", 1)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc

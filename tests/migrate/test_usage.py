@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import random
+import re
 from typing import Any
 
 import pytest
@@ -79,13 +80,41 @@ def test_user_agents_are_cleaned_and_never_carry_the_token():
     assert not _leaks(json.dumps(inventory.snapshot()))
 
 
-def test_new_keys_beyond_the_bound_are_folded():
-    inventory = UsageInventory(max_entries=2)
-    for agent in ("a", "b", "c", "d"):
-        inventory(record(agent=agent))
-    inventory(record(agent="a"))
-    calls = {c["userAgent"]: c["count"] for c in inventory.snapshot()["calls"]}
-    assert calls == {"a": 2, "b": 1, usage.OTHER_CLIENTS: 2}
+def test_a_client_is_admitted_after_a_success_and_the_rest_count_as_other():
+    inventory = UsageInventory(salt="s", max_clients=2)
+    inventory(record(agent="a", status=401))                 # not yet a success: maybe junk
+    inventory(record(agent="a"))                             # admitted
+    inventory(record(agent="b", token=OTHER, status=201))    # admitted: the bound is reached
+    inventory(record(agent="c", token="tok-c"))              # no room left
+    inventory(record(agent="a", token=None, status=401))     # anonymous: never a client
+    inventory(record(agent="a", status=500))                 # an admitted client keeps its failures
+    calls = {(c["userAgent"], c["status"]): c["count"] for c in inventory.snapshot()["calls"]}
+    assert calls == {(usage.OTHER_CLIENTS, 401): 2, ("a", 200): 1, ("b", 201): 1, (usage.OTHER_CLIENTS, 200): 1,
+                     ("a", 500): 1}
+    assert inventory.snapshot()["clients"] == 3              # a, b and "(other clients)"
+
+
+def test_an_accepted_token_admits_its_other_agents_within_a_bound():
+    inventory = UsageInventory(salt="s")
+    inventory(record(agent="job/1"))
+    inventory(record(agent="job/2", status=501))             # the token already succeeded: same caller
+    for index in range(3, 40):
+        inventory(record(agent=f"job/{index}"))
+    agents = {c["userAgent"] for c in inventory.snapshot()["calls"]}
+    assert "job/2" in agents and usage.OTHER_AGENTS in agents
+    assert len(agents) == usage.MAX_AGENTS_PER_TOKEN + 1
+
+
+def test_rows_are_bounded_and_odd_methods_are_one():
+    inventory = UsageInventory(salt="s", max_rows=3)
+    for route in ("/api/a", "/api/b", "/api/c", "/api/d", "/api/e"):
+        inventory(record(route))
+    inventory(record(method="BREW"))
+    inventory(record(method="WHEN"))
+    calls = {(c["method"], c["route"], c["userAgent"]): c["count"] for c in inventory.snapshot()["calls"]}
+    assert len([key for key in calls if key[2] != usage.OTHER_CLIENTS]) == 3
+    assert calls[("OTHER", ROUTE, usage.OTHER_CLIENTS)] == 2
+    assert sum(calls.values()) == 7
 
 
 def _harness(observers: list[Any]) -> web.Application:
@@ -243,18 +272,12 @@ async def test_install_serves_the_inventory_and_saves_at_shutdown(aiohttp_client
     assert usage.file_snapshot(tmp_path / "usage.json")["total"] == 2
 
 
-def test_install_reads_the_usage_settings_when_they_exist(tmp_path):
-    class Settings:
-        def __init__(self, values: dict[str, dict[str, Any]]):
-            self.values = values
-
-        def get(self, section: str, key: str) -> Any:
-            return self.values[section][key]
-
-    inventory = usage.from_settings(Settings({"usage": {"file": str(tmp_path / "u.json"), "salt": "s"}}))
-    assert inventory.path == tmp_path / "u.json"
+def test_install_reads_the_usage_settings(tmp_path):
+    settings = load_settings(environ={}, flags={"usage": {"file": str(tmp_path / "u.json"), "salt": "s",
+                                                          "max_clients": 7}})
+    inventory = usage.from_settings(settings)
+    assert inventory.path == tmp_path / "u.json" and inventory.max_clients == 7
     assert inventory.token_hash("x") == hmac.new(b"s", b"x", hashlib.sha256).hexdigest()[:8]
-    assert usage.from_settings(Settings({})).path is None      # before [usage] is in the config
 
 
 async def test_the_real_proxy_reports_its_requests_to_the_inventory(aiohttp_client, upstream_emulator):
@@ -321,7 +344,7 @@ async def test_the_command_explains_a_proxy_without_the_inventory(aiohttp_server
     server = await aiohttp_server(web.Application())
     status, out, err = await asyncio.to_thread(run, "usage", "--url", str(server.make_url("")))
     assert status == 1 and out == b""
-    assert "answered 404 (is the usage inventory wired into this proxy?)" in err
+    assert "answered 404 (is the usage inventory wired into this proxy?" in err
 
 
 def test_the_command_reports_an_unreachable_proxy():
@@ -343,18 +366,16 @@ async def test_the_command_reads_a_usage_file(tmp_path):
 def test_the_command_refuses_bad_options():
     assert run("usage", "--url", "ftp://x")[0] == 2
     assert run("usage", "--url", "http://x", "--limit", "0")[0] == 2
+    assert run("usage", "--url", "http://x", "--limit", "1001")[0] == 2
     with pytest.raises(SystemExit):
         run("usage")                                           # --url or --file is required
 
 
-async def test_the_ops_listener_can_serve_the_inventory_too(aiohttp_client):
+async def test_the_ops_app_serves_the_main_apps_inventory(aiohttp_client):
     from proxy import ops
-    main = create_proxy_app(load_settings(environ={}), "http://127.0.0.1:9")
-    inventory = usage.install(main, UsageInventory())
-    inventory(record())
-    ops_app = ops.create_ops_app(main)
-    ops_app.router.add_get("/_proxy/usage", usage.usage_handler)   # what the owner may wire
-    client = await aiohttp_client(ops_app)
+    main = create_proxy_app(load_settings(environ={}, flags={"ops": {"port": 9}}), "http://127.0.0.1:9")
+    usage.inventory_of(main)(record())
+    client = await aiohttp_client(ops.create_ops_app(main))
     assert (await (await client.get("/_proxy/usage")).json())["total"] == 1
 
 
@@ -385,3 +406,174 @@ async def test_cancelling_a_save_under_way_loses_nothing(tmp_path, monkeypatch):
     await inventory.save()                                     # waits for it, then saves the rest
     assert usage.file_snapshot(path)["total"] == 6
     assert inventory.snapshot()["total"] == 6
+
+
+# --- bounds, snapshot, Prometheus, 501s: through the real proxy in front of the emulator ---
+
+from collections import Counter as Tally  # noqa: E402
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from tests.proxy.conftest import make_proxy, recorder, seed_text, upstream  # noqa: E402,F401
+
+
+def _auth(token: str, agent: str) -> dict[str, str]:
+    return {"Authorization": _basic(token), "User-Agent": agent}
+
+
+def _digest(salt: str, token: str) -> str:
+    return hmac.new(salt.encode(), token.encode(), hashlib.sha256).hexdigest()[:8]
+
+
+async def _v1_calls(client: Any) -> dict[tuple[str, str, str, str], float]:
+    """capsule_proxy_v1_calls_total from /metrics, by (route, method, status_class, client)."""
+    text = await (await client.get("/metrics")).text()
+    return {(s.labels["route"], s.labels["method"], s.labels["status_class"], s.labels["client"]): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == "capsule_proxy_v1_calls_total"}
+
+
+async def test_junk_clients_cannot_push_a_real_client_out(make_proxy):
+    proxy = await make_proxy(usage={"max_clients": 2})
+    real = _auth("tok-phillip", "billing/2.0")
+    assert (await proxy.get("/api/task/1", headers=real)).status == 200
+    for index in range(15):
+        junk = {"User-Agent": f"junk/{index}"}
+        assert (await proxy.get("/api/task/1", headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
+                ).status == 401                               # the upstream refuses the token
+        assert (await proxy.get("/api/task/1", headers=junk)).status == 401          # no token at all
+        assert (await proxy.get("/api/tracks", headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
+                ).status == 501                               # never reaches the upstream
+    assert (await proxy.get("/api/task/1", headers=real)).status == 200
+    assert (await proxy.get("/api/tasks", headers=_auth("tok-sofia", "crm-sync/4"))).status == 200
+    assert (await proxy.get("/api/tasks", headers=_auth("tok-sofia", "late/1"))).status == 200   # no room
+    body = await (await proxy.get("/_proxy/usage")).json()
+    by_client = Tally()
+    for row in body["calls"]:
+        by_client[row["client"]] += row["count"]
+    salt = usage.inventory_of(proxy.app)._salt
+    assert by_client == {f"billing/2.0 #{_digest(salt, 'tok-phillip')}": 2,
+                         f"crm-sync/4 #{_digest(salt, 'tok-sofia')}": 1, usage.OTHER_CLIENTS: 46}
+    assert body["clients"] == 3 and body["total"] == 49
+
+
+async def test_the_answer_is_bounded_and_comes_from_a_snapshot(make_proxy):
+    proxy = await make_proxy()
+    inventory = usage.inventory_of(proxy.app)
+    now = [1000.0]
+    inventory.monotonic = lambda: now[0]
+    assert (await proxy.get("/api/task/1", headers=_auth("tok-phillip", "billing/2.0"))).status == 200
+    for index in range(250):                                  # 199 more clients, then 51 beyond the bound
+        inventory(record(agent=f"job/{index}", token=f"tok-job-{index}"))
+    response = await proxy.get("/_proxy/usage")
+    body = await response.json()
+    assert len(body["calls"]) == usage.DEFAULT_LIMIT and len(await response.read()) < 40_000
+    assert (body["total"], body["rows"], body["clients"], body["otherClientsCalls"]) == (251, 201, 201, 51)
+    assert body["calls"][0]["client"] == usage.OTHER_CLIENTS and body["calls"][0]["count"] == 51
+    assert len((await (await proxy.get("/_proxy/usage?limit=5")).json())["calls"]) == 5
+    for bad in ("0", "x", "1001", "-1", "٣"):
+        assert (await proxy.get("/_proxy/usage", params={"limit": bad})).status == 400
+    assert inventory.snapshot_builds == 1                    # every answer so far: one walk of the table
+    for _ in range(20):                                       # polled while counting: no rebuild within the TTL
+        inventory(record())
+        assert (await (await proxy.get("/_proxy/usage")).json())["total"] == 251
+    assert inventory.snapshot_builds == 1
+    now[0] += usage.SNAPSHOT_TTL
+    assert (await (await proxy.get("/_proxy/usage")).json())["total"] == 271
+    now[0] += usage.SNAPSHOT_TTL                              # old enough, but nothing changed
+    await proxy.get("/_proxy/usage?limit=7")
+    assert inventory.snapshot_builds == 2
+
+
+async def test_an_untranslated_call_is_counted_under_its_template(make_proxy):
+    proxy = await make_proxy(usage={"salt": "s"})
+    legacy, fresh = _auth("tok-phillip", "legacy-crm/3"), _auth("tok-sofia", "fresh/1")
+    assert (await proxy.get("/api/task/1", headers=legacy)).status == 200
+    for path in ("/api/tracks", "/api/party/7"):
+        assert (await proxy.get(path, headers=legacy)).status == 501
+    assert (await proxy.get("/api/never/was/v1", headers=legacy)).status == 404
+    assert (await proxy.get("/api/tracks", headers=fresh)).status == 501     # before any success of its own
+    body = await (await proxy.get("/_proxy/usage")).json()
+    rows = {(c["route"], c["status"], c["client"]): c["count"] for c in body["calls"]}
+    client = f"legacy-crm/3 #{_digest('s', 'tok-phillip')}"
+    assert rows == {("/api/task/{id}", 200, client): 1, ("/api/tracks", 501, client): 1,
+                    ("/api/party/{id}", 501, client): 1, ("unmatched", 404, client): 1,
+                    ("/api/tracks", 501, usage.OTHER_CLIENTS): 1}     # its route is still shown
+    calls = await _v1_calls(proxy)
+    assert calls[("/api/tracks", "GET", "5xx", _digest("s", "tok-phillip"))] == 1
+    assert calls[("/api/tracks", "GET", "5xx", usage.OTHER_LABEL)] == 1
+    assert calls[("/api/party/{id}", "GET", "5xx", _digest("s", "tok-phillip"))] == 1
+
+
+async def test_the_counter_is_bounded_and_names_no_token(make_proxy):
+    proxy = await make_proxy(usage={"max_clients": 3, "salt": "s"})
+    inventory = usage.inventory_of(proxy.app)
+    assert (await proxy.get("/api/task/1", headers=_auth("tok-phillip", "a"))).status == 200
+    for index in range(20):                                   # 20 tokens the upstream accepted
+        inventory(record(agent=f"bot/{index}", token=f"{SECRET}-{index}"))
+    assert (await proxy.get("/api/task/1", headers=_auth("tok-nobody", "b"))).status == 401
+    calls = await _v1_calls(proxy)
+    labels = {key[3] for key in calls}
+    assert len(labels) == 4 and usage.OTHER_LABEL in labels and _digest("s", "tok-phillip") in labels
+    assert all(re.fullmatch(r"[0-9a-f]{8}", label) for label in labels - {usage.OTHER_LABEL})
+    assert {key[0] for key in calls} == {"/api/task/{id}", ROUTE} and {key[2] for key in calls} == {"2xx", "4xx"}
+    assert sum(calls.values()) == 22
+    text = await (await proxy.get("/metrics")).text()
+    assert "# TYPE capsule_proxy_v1_calls_total counter" in text
+    assert not _leaks(text) and "tok-phillip" not in text and "tok-nobody" not in text
+
+
+async def test_a_fleet_of_sidecars_adds_up_in_prometheus(make_proxy):
+    """Each sidecar counts its own calls; with one salt, a client has one label fleet-wide, so
+    Prometheus' sum over the sidecars is the fleet's usage."""
+    sidecars = [await make_proxy(usage={"salt": "fleet-salt"}) for _ in range(2)]
+    billing, sync = _auth("tok-phillip", "billing/2.0"), _auth("tok-sofia", "crm-sync/4")
+    for sidecar, times in zip(sidecars, (3, 5)):
+        for _ in range(times):
+            assert (await sidecar.get("/api/task/1", headers=billing)).status == 200
+    assert (await sidecars[1].get("/api/tasks", headers=sync)).status == 200
+    assert (await sidecars[0].get("/api/tracks", headers=billing)).status == 501
+    assert (await sidecars[1].get("/api/task/1", headers={"User-Agent": "junk"})).status == 401
+    summed: Tally[tuple[str, str, str, str]] = Tally()
+    for sidecar in sidecars:
+        summed.update(await _v1_calls(sidecar))
+    phillip, sofia = _digest("fleet-salt", "tok-phillip"), _digest("fleet-salt", "tok-sofia")
+    assert summed == {("/api/task/{id}", "GET", "2xx", phillip): 8, ("/api/tasks", "GET", "2xx", sofia): 1,
+                      ("/api/tracks", "GET", "5xx", phillip): 1,
+                      ("/api/task/{id}", "GET", "4xx", usage.OTHER_LABEL): 1}
+    totals = [(await (await sidecar.get("/_proxy/usage")).json())["total"] for sidecar in sidecars]
+    assert sum(totals) == sum(summed.values()) == 11
+
+
+# --- the file stays bounded across workers, and older files are read ---
+
+async def test_workers_sharing_a_file_stay_within_the_client_bound(tmp_path):
+    path = tmp_path / "usage.json"
+    workers = [UsageInventory(path=path, max_clients=2) for _ in range(3)]
+    for index, worker in enumerate(workers):
+        for _ in range(index + 1):
+            worker(record(agent=f"worker-{index}-client"))    # each admits a client of its own
+    for worker in workers:
+        await worker.save()
+    on_disk = usage.file_snapshot(path)
+    assert on_disk["total"] == 6 and on_disk["clients"] == 3  # two clients and "(other clients)"
+    assert {c["userAgent"]: c["count"] for c in on_disk["calls"]} == {
+        "worker-0-client": 1, "worker-1-client": 2, usage.OTHER_CLIENTS: 3}
+    workers[2](record(agent="worker-2-client"))               # its client did not make it into the file
+    await workers[2].save()
+    top = workers[2].snapshot()["calls"][0]
+    assert (top["userAgent"], top["count"]) == (usage.OTHER_CLIENTS, 4)
+
+
+def test_an_older_file_with_too_many_clients_keeps_the_most_called(tmp_path):
+    path = tmp_path / "usage.json"
+    calls = [{"method": "GET", "route": ROUTE, "status": 200, "client": f"c{n} #0000000{n}", "userAgent": f"c{n}",
+              "tokenHash": f"0000000{n}", "count": n, "firstSeen": "2026-01-02T15:04:05Z",
+              "lastSeen": "2026-01-03T15:04:05Z"} for n in range(1, 6)]
+    calls.append({**calls[0], "status": 401, "client": "curl #anonymous", "userAgent": "curl",
+                  "tokenHash": "anonymous", "count": 9})      # written by the version that kept these
+    path.write_text(json.dumps({"version": 1, "since": "2026-01-02T15:04:05Z", "salt": "old", "calls": calls}))
+    inventory = UsageInventory(path=path, max_clients=2)
+    assert {(c["userAgent"], c["status"]): c["count"] for c in inventory.snapshot()["calls"]} == {
+        ("c5", 200): 5, ("c4", 200): 4, (usage.OTHER_CLIENTS, 200): 6, (usage.OTHER_CLIENTS, 401): 9}
+    assert inventory.token_hash("x") == _digest("old", "x")
