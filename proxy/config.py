@@ -226,7 +226,7 @@ SECTIONS: dict[str, dict[str, Setting]] = {
     "ops": {
         "host": Setting("127.0.0.1", _text,
                         "address of the separate operations listener (use 0.0.0.0 in a pod)"),
-        "port": Setting(0, PORT, "port for /healthz, /readyz and /metrics on their own listener; "
+        "port": Setting(0, PORT, "port for /healthz, /readyz, /metrics and /_proxy/usage on their own listener; "
                                  "0: serve them on the main port"),
     },
     "log": {

@@ -84,11 +84,7 @@ class Router:
                 params = {name: unquote(value, errors="strict") for name, value in found.groupdict().items()}
             except UnicodeDecodeError:
                 return Miss(400, "the path holds percent-encoded bytes that are not UTF-8", entry.template)
-            label = entry.template
-            if "kind" in params:       # /api/{kind}/{id}/tasks is three v1 routes: say which one
-                label = _PARAM.sub(lambda m: params["kind"] if m[1] == "kind" else "{" + m[1] + "}", label)
-            else:
-                label = _PARAM.sub(lambda m: "{" + m[1] + "}", label)
+            label = _label(entry.template, params)
             target = entry.methods.get(method)
             if target is None:
                 known = self._untranslated(method, path)
@@ -103,11 +99,19 @@ class Router:
 
     def _untranslated(self, method: str, path: str) -> Miss | None:
         for pattern, template, methods in self._known:
-            if (method in methods.split("|") or methods == "*") and pattern.fullmatch(path):
-                label = _PARAM.sub(lambda m: "{" + m[1] + "}", template)
+            found = pattern.fullmatch(path)
+            if found is not None and (method in methods.split("|") or methods == "*"):
+                label = _label(template, found.groupdict())
                 return Miss(501, f"{method} {label} is a v1 API call the proxy does not translate "
                                  "(see the README's list of untranslated calls)", label)
         return None
+
+
+def _label(template: str, params: dict[str, str]) -> str:
+    """The route as metrics show it: parameters as {name}, but the parent kind spelled out
+    (/api/{kind}/{id}/tasks is three v1 routes: say which one)."""
+    return _PARAM.sub(lambda m: params["kind"] if m[1] == "kind" and "kind" in params else "{" + m[1] + "}",
+                      template)
 
 
 def _normalise(raw_path: str) -> tuple[str, str | None]:

@@ -28,7 +28,9 @@ COUNTED_UNITS = ("_pages",)
 # token (proxy.upstream.resilience.account_key), at most RateLimits.max_accounts of them.
 LABEL_VALUES = {
     "route": re.compile(r"unmatched|/[\w./{}-]*"),
-    "method": re.compile(r"GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS"),
+    "method": re.compile(r"GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|OTHER"),
+    "status_class": re.compile(r"[1-5]xx"),
+    "client": re.compile(r"[0-9a-f]{8}|other"),     # an admitted client's salted hash, bounded (M3)
     "status": re.compile(r"[1-5]\d\d|timeout|unreachable"),
     "reason": re.compile(r"[a-z][a-z0-9_]*"),
     "cache": re.compile(r"[a-z][a-z0-9_]*"),

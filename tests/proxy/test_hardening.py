@@ -19,7 +19,7 @@ from proxy import server as proxy_server
 from proxy.app import create_app
 from proxy.config import load_settings
 from proxy.http.router import Router
-from proxy.resources import RESOURCES, UNTRANSLATED
+from proxy.resources import RESOURCES
 
 from .conftest import JSON, PHILLIP, SOFIA, XML_BODY, Recorder
 from .test_upstream_failures import error_message, fake_proxy, fake_recorder, json_answer, v2_task  # noqa: F401
@@ -402,21 +402,17 @@ async def test_pages_per_list_are_counted(proxy):
 def test_a_v1_path_the_proxy_does_not_translate_is_501_naming_it():
     router = Router(RESOURCES, (("*", "/api/{kind:party|kase}/{id}/attachment/{aid}"),))
     found = router.resolve("GET", "/api/party/12/attachment/3")
-    assert (found.status, found.label) == (501, "/api/{kind}/{id}/attachment/{aid}")
+    assert (found.status, found.label) == (501, "/api/party/{id}/attachment/{aid}")
     assert "does not translate" in found.message
     assert router.resolve("GET", "/api/partyx/12").status == 404           # never v1
 
 
 async def test_untranslated_calls_are_501_and_labelled_by_their_template(proxy, recorder):
-    if not UNTRANSLATED:
-        pytest.skip("every v1 call the proxy knows of is translated")
-    methods, template = UNTRANSLATED[0]
-    path = template.replace("{kind:party|opportunity|kase}", "party").replace("{kind:opportunity|kase}", "kase")
-    path = __import__("re").sub(r"\{\w+\}", "7", path)
-    response = await proxy.request(methods.split("|")[0].replace("*", "GET"), path, headers=PHILLIP)
+    from tests.conftest import untranslated_call
+    method, path, label = untranslated_call()
+    response = await proxy.request(method, path, headers=PHILLIP)
     assert "does not translate" in await error_message(response, 501)
     assert recorder.calls == []
-    label = __import__("re").sub(r"\{kind:[^}]+\}", "party" if "party" in path else "kase", template)
     assert f'route="{label}"' in await _scrape(proxy)
 
 
