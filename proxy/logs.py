@@ -120,7 +120,8 @@ def access_log(record: RequestRecord) -> None:
     if not ACCESS.isEnabledFor(level):
         return
     fields: dict[str, Any] = {
-        "request_id": record.request_id, "client": record.client, "method": record.method,
+        "request_id": record.request_id, "trace_id": record.trace_id, "client": record.client,
+        "method": record.method,
         "route": record.route, "status": record.status, "duration_ms": round(record.duration * 1000, 3),
         "upstream_calls": record.upstream_calls, "bytes_in": record.bytes_in,
         "bytes_out": record.bytes_out, "user_agent": record.user_agent,

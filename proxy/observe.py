@@ -31,6 +31,7 @@ class RequestRecord:
     token: str | None        # the v1 client's token, for observers that hash it; never log it
     error: str | None = None  # the v1 error message, when the answer is an error
     pages: int = 0            # v2 list pages read for this request
+    trace_id: str = ""        # the W3C trace this request belongs to (proxy/tracing.py)
 
 
 Observer = Callable[[RequestRecord], None]
@@ -47,6 +48,8 @@ def notify(observers: list[Observer], record: RequestRecord) -> None:
 # Per-request context the upstream client reads without being passed it: the request id to send
 # upstream, and a one-item list counting the upstream calls this request made.
 REQUEST_ID: ContextVar[str | None] = ContextVar("capsule_request_id", default=None)
+# (traceparent, tracestate or None): the W3C trace context sent upstream with every call.
+TRACE: ContextVar[tuple[str, str | None] | None] = ContextVar("capsule_trace", default=None)
 UPSTREAM_CALLS: ContextVar[list[int] | None] = ContextVar("capsule_upstream_calls", default=None)
 
 

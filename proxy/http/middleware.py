@@ -22,7 +22,8 @@ from aiohttp import web
 
 from ..auth import AuthError, basic_token
 from ..keys import CLIENT_TOKEN, FORMAT, LABEL, NOUN, PAGES, PARAMS, ROUTE, SERVICES, TOKEN, WARNINGS
-from ..observe import REQUEST_ID, UPSTREAM_CALLS, RequestRecord, notify
+from ..observe import REQUEST_ID, TRACE, UPSTREAM_CALLS, RequestRecord, notify
+from ..tracing import trace_context
 from ..translate.errors import InvalidField, UpstreamDataError
 from ..upstream.client import UpstreamError, UpstreamUnavailable
 from ..upstream.resilience import UpstreamBusy
@@ -152,8 +153,11 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
     started = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+    traceparent, tracestate, trace_id = trace_context(request.headers.get("traceparent"),
+                                                      request.headers.get("tracestate"))
     calls = [0]
     id_reset, calls_reset = REQUEST_ID.set(request_id), UPSTREAM_CALLS.set(calls)
+    trace_reset = TRACE.set((traceparent, tracestate))
     services.metrics.in_flight += 1
     try:
         response, error = await _answer(request, handler)
@@ -161,6 +165,7 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
         services.metrics.in_flight -= 1
         REQUEST_ID.reset(id_reset)
         UPSTREAM_CALLS.reset(calls_reset)
+        TRACE.reset(trace_reset)
     response.headers["X-Request-Id"] = request_id
     warnings = request.get(WARNINGS)
     if warnings:
@@ -176,5 +181,5 @@ async def v1_middleware(request: web.Request, handler: Handler) -> web.StreamRes
         method=request.method, route=label,
         status=response.status, duration=time.perf_counter() - started, upstream_calls=calls[0],
         bytes_in=request.content_length or 0, bytes_out=response.content_length or 0,
-        token=request.get(CLIENT_TOKEN), error=error, pages=request.get(PAGES, [0])[0]))
+        token=request.get(CLIENT_TOKEN), error=error, pages=request.get(PAGES, [0])[0], trace_id=trace_id))
     return response

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
-from ..observe import REQUEST_ID, count_upstream_call
+from ..observe import REQUEST_ID, TRACE, count_upstream_call
 from .resilience import (IDEMPOTENT, RETRYABLE_STATUSES, CircuitBreaker, Gate, RateLimits,
                          RetryPolicy, account_key)
 
@@ -134,6 +134,11 @@ class Upstream:
         request_id = REQUEST_ID.get()
         if request_id is not None:
             headers["X-Request-Id"] = request_id
+        trace = TRACE.get()
+        if trace is not None:
+            headers["traceparent"] = trace[0]
+            if trace[1]:
+                headers["tracestate"] = trace[1]
         body = None
         if json is not None:
             body = orjson.dumps(json)
