@@ -98,10 +98,10 @@ def _notes(settings: Settings, calls: list[dict[str, Any]], seed_notes: list[str
                      "<token>`: " + ("the proxy's own [auth] static_token (static mode)."
                                      if settings.get("auth", "mode") == "static"
                                      else "the v1 client's own token, its HTTP Basic user name."))
-    cached = [f"{name} for [cache] {source.ttl}" for name, source in LOOKUPS.items()
+    cached = [f"[cache] {source.ttl} for the {name}" for name, source in LOOKUPS.items()
               if any(urlsplit(call["path"]).path == source.path for call in calls)]
     if cached:
-        notes.append(f"Look-ups are cached per token ({', '.join(cached)} seconds), so a warm proxy skips them.")
+        notes.append(f"Look-ups are cached per token ({', '.join(cached)}), so a warm proxy skips them.")
     zone = settings.get("translate", "timezone")
     if zone:
         notes.append(f"[translate] timezone = {zone!r}: the proxy uses that zone instead of the owners'.")
