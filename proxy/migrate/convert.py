@@ -93,7 +93,7 @@ class Lookup:
     """One look-up given offline: v2 records (a saved answer) or a name -> id map."""
 
     name: str                                   # users, categories, milestones, ...
-    source: str                                 # the file, for messages
+    path: str                                   # the file, for messages
     records: list[dict[str, Any]] | None = None
     ids: dict[str, int] | None = None
     _by_key: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
@@ -111,8 +111,9 @@ class Lookup:
         return found[0] if found else None
 
 
-def lookup_from_data(data: Any, lookup: str, where: str) -> Lookup:
+def lookup_from_data(data: Any, lookup: str, path: str, option: str) -> Lookup:
     """A saved v2 answer (`{"users": [...]}`) or an object of name -> id, as one look-up."""
+    where = f"{option} {path}"
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
         (key, items), = data.items()
         if key != LOOKUPS[lookup].key:
@@ -123,7 +124,7 @@ def lookup_from_data(data: Any, lookup: str, where: str) -> Lookup:
                     or r["id"] <= 0), None)
         if bad is not None or len(records) != len(items):
             raise UsageError(f"{where}: every entry of {key!r} must be an object with a positive id")
-        return Lookup(lookup, where, records=records)
+        return Lookup(lookup, path, records=records)
     if not isinstance(data, dict):
         raise UsageError(f"{where}: expected an object of name -> id")
     ids: dict[str, int] = {}
@@ -135,12 +136,12 @@ def lookup_from_data(data: Any, lookup: str, where: str) -> Lookup:
             raise UsageError(f"{where}: entry {name!r}: expected a name and a positive whole-number id, "
                              f"got {ident!r}")
         ids[name] = ident
-    return Lookup(lookup, where, ids=ids)
+    return Lookup(lookup, path, ids=ids)
 
 
 def load_lookup(path: str | os.PathLike[str], lookup: str, option: str) -> Lookup:
     path = Path(path)
-    return lookup_from_data(_read(path, option), lookup, f"{option} {path}")
+    return lookup_from_data(_read(path, option), lookup, str(path), option)
 
 
 # The account's directory, as `explain` takes it: users by username, categories by name.
@@ -175,7 +176,7 @@ class Maps:
         """The message for a name or id (`shown`, e.g. "owner 'a.user'") a look-up lacks."""
         given = self.lookups.get(lookup)
         if given is not None:
-            return f"{shown} is not in the {_MAP_NAMES.get(lookup, lookup)} map {given.source.split(' ', 1)[1]}"
+            return f"{shown} is not in the {_MAP_NAMES.get(lookup, lookup)} map {given.path}"
         option = MAP_OPTIONS.get(lookup, f"--lookup {lookup}=")
         return f"the {noun} names {shown}, but no {option}{'' if option.endswith('=') else ' '}FILE was given " \
                "to look it up"

@@ -340,3 +340,34 @@ async def test_the_same_request_explains_the_same_way():
     second = await explain("POST", "/api/task/59/complete", timezone=ZONE)
     assert first == second
     assert first["calls"][0]["answer"]["body"]["task"]["completedAt"] == "2026-04-01T09:00:00Z"
+
+
+def test_a_saved_users_answer_gives_each_owner_its_zone(tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"users": [{"id": 1, "username": "phillip", "timezone": "America/New_York"},
+                                           {"id": 2, "username": "sofia", "timezone": "Europe/Rome"}]}))
+    status, out, err = run("explain", "POST", "/api/task", "--owner-map", str(users), "--json", "--body", "-",
+                           stdin=b"<task><description>x</description><owner>sofia</owner>"
+                                 b"<dueDateTime>2026-04-21T15:00:00Z</dueDateTime></task>")
+    assert status == 0, err
+    explanation = json.loads(out)
+    assert explanation["assumptions"]["ownerZones"] == {"phillip": "America/New_York", "sofia": "Europe/Rome"}
+    assert explanation["calls"][-1]["body"]["task"]["dueTime"] == "17:00:00"        # Rome, not New York
+
+
+def test_an_account_the_emulator_cannot_hold_still_explains_with_a_note():
+    from proxy.migrate import account as accounts
+    account = accounts.new_account(ZoneInfo("UTC"), owners=None, owner_zones=None, categories=None)
+    account.records["widgets"] = {1: {"id": 1, "name": "a widget"}}            # no such emulator table
+    seed, notes = accounts.make_seed(account)
+    assert [user["username"] for user in seed.users] == ["api.user"] and len(seed.categories) == 4
+    assert "could not hold this request's records" in notes[0] and "widgets" in notes[0]
+
+
+def test_seed_text_survives_awkward_values():
+    from proxy.emulator.seed import parse_seed
+    from proxy.migrate.account import to_toml
+    awkward = 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f snow \u2603 emoji \U0001f600'
+    seed = parse_seed(to_toml({"users": [{"id": 1, "username": "u", "token": "t"}],
+                               "categories": [{"id": 3, "name": awkward}]}), "test")
+    assert seed.categories[0]["name"] == awkward
