@@ -77,15 +77,16 @@ def parse_zone(name: str | None) -> ZoneInfo | None:
 
 
 def _read(path: Path, option: str) -> Any:
+    where = f"{option}{path}" if option.endswith("=") else f"{option} {path}"
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot be read ({exc.strerror or exc})") from None
+        raise UsageError(f"{where}: cannot be read ({exc.strerror or exc})") from None
     toml = path.suffix.lower() == ".toml"
     try:
         return tomllib.loads(raw.decode("utf-8")) if toml else json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{option} {path}: not valid {'TOML' if toml else 'JSON'} ({exc})") from None
+        raise UsageError(f"{where}: not valid {'TOML' if toml else 'JSON'} ({exc})") from None
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Lookup:
 
 def lookup_from_data(data: Any, lookup: str, path: str, option: str) -> Lookup:
     """A saved v2 answer (`{"users": [...]}`) or an object of name -> id, as one look-up."""
-    where = f"{option} {path}"
+    where = f"{option}{path}" if option.endswith("=") else f"{option} {path}"
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
         (key, items), = data.items()
         if key != LOOKUPS[lookup].key:
@@ -318,7 +319,9 @@ def v1_to_v2(v1: Mapping[str, Any], *, root: str, zone: ZoneInfo | None, maps: M
             body = to_v2(shape, document, _context(maps, zone or _PROBE_ZONES[0], creating=True))
             break
         except UnknownName as exc:                # every name the files lack, then the rest
-            name = document.pop(exc.field, "")
+            if exc.field not in document:
+                raise RecordError("; ".join([*problems, exc.message])) from None
+            name = document.pop(exc.field)
             problems.append(maps.missing(exc.lookup, f"{exc.field} {str(name).strip()!r}", family.noun))
         except InvalidField as exc:
             problems.append(exc.message)
