@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Generate docs/migrating.md: every v1 task endpoint explained by `explain`, every v1 task field
-mapped with examples computed by `proxy/translate`, and `convert` and `usage` output.
+"""Generate docs/migrating.md from the resource declarations and the migration tools.
 
     .venv/bin/python scripts/gen_migrating.py           # rewrite docs/migrating.md
     .venv/bin/python scripts/gen_migrating.py --check   # exit 1 if it is out of date
 
-Nothing in the examples is typed by hand: they are produced by the same code the proxy runs, with
-fixed addresses (`http://proxy`, `https://api.capsulecrm.com`), a fixed zone and fixed times, so
-the output is the same on every machine. tests/migrate/test_docs.py fails when the committed file
-differs from this script's output.
+The endpoint table lists every declared route (proxy/resources) and every v1 call the proxy
+does not translate; the field tables are every shape's columns (`source`, `note`, writable or
+read-only); each route's example is `explain` run on a request made from its declaration
+(proxy/migrate/examples.py), plus a few illustrations listed below. Nothing about a family is
+typed here. Addresses, zone and the emulator's clock are fixed, so the page is the same on every
+machine; tests/migrate/test_docs.py fails when the committed file differs from this output.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import argparse
 import asyncio
 import io
 import json
+import os
+import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,87 +32,41 @@ if str(ROOT) not in sys.path:
 
 from zoneinfo import ZoneInfo  # noqa: E402
 
+from proxy.app import create_app  # noqa: E402
 from proxy.config import load_settings  # noqa: E402
 from proxy.migrate import convert as converting  # noqa: E402
+from proxy.migrate import examples  # noqa: E402
 from proxy.migrate import explain as explaining  # noqa: E402
 from proxy.migrate import usage  # noqa: E402
-from proxy.translate import tasks as translate  # noqa: E402
-from proxy.v1.documents import TASK_FIELDS  # noqa: E402
+from proxy.resources import RESOURCES, UNTRANSLATED  # noqa: E402
+from proxy.resources.base import Resource  # noqa: E402
+from proxy.resources.lookups import LOOKUPS  # noqa: E402
+from proxy.translate.fields import Field  # noqa: E402
 
 TARGET = ROOT / "docs" / "migrating.md"
 ZONE = "America/New_York"
 XML = "application/xml"
 JSON = "application/json"
+_HASH_SEED = "0"
 
-# (heading, method, path, content type, body, accept): one example per v1 task endpoint.
-ENDPOINTS: list[tuple[str, str, str, str | None, str | None, str | None]] = [
-    ("Read a task", "GET", "/api/task/59", None, None, None),
+# Illustrations beyond one example per route: (heading, method, path, content type, body, accept).
+# They are requests, not rules: what each does is whatever `explain` finds.
+ILLUSTRATIONS: list[tuple[str, str, str, str | None, str | None, str | None]] = [
     ("Read a task as v1 JSON", "GET", "/api/task/59", None, None, "json"),
-    ("List tasks (a window)", "GET", "/api/tasks?start=0&limit=10", None, None, None),
     ("List tasks far into the list", "GET", "/api/tasks?start=150&limit=10&status=open,completed", None, None, None),
     ("List tasks by category and user", "GET", "/api/tasks?category=Call&user=sofia", None, None, None),
-    ("List a party's tasks", "GET", "/api/party/7/tasks", None, None, None),
-    ("List an opportunity's tasks", "GET", "/api/opportunity/3/tasks?limit=1", None, None, None),
     ("List a case's completed tasks", "GET", "/api/kase/5/tasks?status=completed", None, None, None),
-    ("Create a task", "POST", "/api/task", XML,
-     "<task><description>Call customer</description><detail>About the renewal</detail>"
-     "<category>Meeting</category><dueDateTime>2026-04-21T15:00:00Z</dueDateTime>"
-     "<owner>sofia</owner></task>", None),
-    ("Create a task for a party (v1 JSON)", "POST", "/api/party/7/task", JSON,
-     '{"task": {"description": "Send the proposal", "dueDate": "2026-05-01"}}', None),
-    ("Create a task for a case", "POST", "/api/kase/5/task", XML,
-     "<task><description>Chase the invoice</description><dueDate>2026-05-04</dueDate></task>", None),
-    ("Update a task", "PUT", "/api/task/59", XML,
-     "<task><detail>Now 30 seats</detail><dueDate>2026-04-22</dueDate><category></category></task>", None),
+    ("Create a task for an opportunity (v1 JSON)", "POST", "/api/opportunity/3/task", JSON,
+     '{"task": {"description": "Send the proposal", "dueDate": "2026-05-01", "owner": "sofia"}}', None),
     ("Update a task with the document a GET returned", "PUT", "/api/task/59", JSON,
      '{"task": {"id": "59", "description": "Call Eric", "status": "OPEN", "partyId": "7", '
-     '"partyName": "Example Person", "createdOn": "2026-04-01T09:00:00Z"}}', None),
-    ("Complete a task", "POST", "/api/task/59/complete", None, None, None),
-    ("Reopen a task", "POST", "/api/task/59/reopen", None, None, None),
-    ("Delete a task", "DELETE", "/api/task/59", None, None, None),
-    ("List the users", "GET", "/api/users", None, None, None),
-    ("List the task categories", "GET", "/api/task/categories", None, None, None),
+     '"partyName": "Eric Jones", "createdOn": "2026-04-01T09:00:00Z"}}', None),
+    ("Move a due time across a daylight-saving change", "PUT", "/api/task/59", XML,
+     "<task><dueDateTime>2026-03-08T15:00:00Z</dueDateTime></task>", None),
     ("A body the proxy refuses", "POST", "/api/task", XML,
      "<task><description>No due date</description><category>Call</category></task>", None),
+    ("A v1 call the proxy does not translate", "GET", "/api/party/7/history", None, None, None),
 ]
-
-# How each v1 <task> element maps. Writable ones get an example computed by task_to_v2 (as in
-# a PUT: only that field); read-only ones an example computed by task_to_v1 from SAMPLE_V2.
-FIELDS: dict[str, tuple[str, str]] = {
-    "id": ("`id`", "Read-only. Ignored when sent in a body."),
-    "description": ("`description`", "Required on create; never blank. Sent as written."),
-    "detail": ("`detail`", "Blank clears it (`null`)."),
-    "category": ("`category.id`", "By name, looked up in `GET /api/v2/categories` (exact, then one "
-                 "case-insensitive match); unknown: 400. Blank clears it."),
-    "dueDate": ("`dueOn` (and `dueTime: null` on update)", "A calendar day, never shifted by a zone. "
-                "A time other than midnight is a 400 (use `dueDateTime`)."),
-    "dueDateTime": ("`dueOn` + `dueTime`", "A UTC instant, kept as wall-clock time in the caller's "
-                    "zone (`GET /api/v2/users/current`, or `[translate] timezone`)."),
-    "owner": ("`owner.id`", "By username, looked up in `GET /api/v2/users`; unknown: 400. Blank: "
-              "left out on create (the caller owns it), 400 on update."),
-    "partyId": ("`party.id`", "Read-only; set by creating under `/api/party/{id}/task`."),
-    "partyName": ("`party.name`, or `party.firstName lastName`", "Read-only."),
-    "opportunityId": ("`opportunity.id`", "Read-only; set by creating under `/api/opportunity/{id}/task`."),
-    "opportunityName": ("`opportunity.name`", "Read-only."),
-    "caseId": ("`kase.id`", "Read-only; set by creating under `/api/kase/{id}/task`."),
-    "caseName": ("`kase.name`", "Read-only."),
-    "status": ("`status`", "Read-only (OPEN, COMPLETED; v2's PENDING passes through). Changed by "
-               "`/complete` and `/reopen`."),
-    "createdOn": ("`createdAt`", "Read-only; UTC, whole seconds."),
-    "updatedOn": ("`updatedAt`", "Read-only; UTC, whole seconds."),
-    "completedOn": ("`completedAt`", "Read-only; UTC, whole seconds."),
-}
-WRITE_EXAMPLES = {"description": "Call Eric", "detail": "", "category": "Meeting",
-                  "dueDate": "2026-04-22T00:00:00Z", "dueDateTime": "2026-04-21T15:00:00Z", "owner": "sofia"}
-SAMPLE_V2 = {"id": 59, "description": "Call Eric", "status": "COMPLETED",
-             "dueOn": "2026-04-21", "dueTime": "11:00:00",
-             "party": {"id": 7, "type": "person", "firstName": "Eric", "lastName": "Jones"},
-             "opportunity": {"id": 3, "name": "CRM System"}, "kase": {"id": 5, "name": "Invoicing"},
-             "createdAt": "2026-04-01T09:00:00.000Z", "updatedAt": "2026-04-02T10:30:00+00:00",
-             "completedAt": "2026-04-20T16:45:12Z"}
-V2_SOURCE = {"id": "id", "partyId": "party", "partyName": "party", "opportunityId": "opportunity",
-             "opportunityName": "opportunity", "caseId": "kase", "caseName": "kase", "status": "status",
-             "createdOn": "createdAt", "updatedOn": "updatedAt", "completedOn": "completedAt"}
 
 
 def _code(value: Any) -> str:
@@ -116,32 +74,55 @@ def _code(value: Any) -> str:
     return f"`{text}`" if text else "`\"\"`"
 
 
-def field_table() -> str:
-    if set(FIELDS) != set(TASK_FIELDS):
-        raise SystemExit(f"the field table and proxy.v1.documents.TASK_FIELDS differ: "
-                         f"{sorted(set(FIELDS) ^ set(TASK_FIELDS))}")
-    zone = ZoneInfo(ZONE)
-    v1_back = translate.task_to_v1(SAMPLE_V2, zone=zone)
-    rows = ["| v1 element | v2 field | example (zone " + ZONE + ") | rule |", "|---|---|---|---|"]
-    for name in TASK_FIELDS:
-        v2_field, rule = FIELDS[name]
-        if name in translate.WRITABLE:
-            sent = translate.task_to_v2({name: WRITE_EXAMPLES[name]}, zone=zone, owner_ids={"sofia": 2},
-                                        category_ids={"Meeting": 4}, creating=False)
-            example = f"{_code(WRITE_EXAMPLES[name])} → {_code(sent)}"
-        else:
-            source = V2_SOURCE[name]
-            example = f"{_code({source: SAMPLE_V2[source]})} → {_code(v1_back.get(name, ''))}"
-        rows.append(f"| `{name}` | {v2_field} | {example} | {rule} |")
-    return "\n".join(rows)
+def shown(path: str) -> str:
+    """A route template as people read it: `{kind:party|kase}` -> `{party|kase}`."""
+    return re.sub(r"\{\w+:([^{}]+)\}", r"{\1}", path)
 
 
-def _command(method: str, path: str, content_type: str | None, body: str | None, accept: str | None) -> str:
-    parts = ["capsule-proxy explain", method, f"'{path}'" if any(c in path for c in "?&,") else path]
-    if body is not None:
-        parts.append("--body task." + ("json" if content_type == JSON else "xml"))
-    if accept:
-        parts.append(f"--accept {accept}")
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")          # a pipe splits a table cell, even in code
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -")
+    return kept.replace(" ", "-")
+
+
+# --- the requests and their explanations ------------------------------------------------------
+
+def _requests() -> list[dict[str, Any]]:
+    """Every example request, one per declared route first, then the illustrations."""
+    found = []
+    for example in examples.every_route(ZoneInfo(ZONE)):
+        heading = f"{example.method} {shown(example.route.path)}"
+        found.append({"heading": heading, "method": example.method, "path": example.path,
+                      "contentType": example.content_type, "body": example.body, "accept": None,
+                      "route": (example.route.method, example.route.path)})
+    for heading, method, path, content_type, body, accept in ILLUSTRATIONS:
+        found.append({"heading": heading, "method": method, "path": path, "contentType": content_type,
+                      "body": body, "accept": accept, "route": None})
+    return found
+
+
+async def _explanations(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    settings = load_settings(environ={})
+    results = []
+    for request in requests:
+        results.append(await explaining.explain(
+            request["method"], request["path"], make_app=create_app, body=request["body"],
+            content_type=request["contentType"], accept={"json": JSON, "xml": XML}.get(request["accept"] or ""),
+            timezone=ZONE, settings=settings))
+    return results
+
+
+def _command(request: dict[str, Any]) -> str:
+    path = request["path"]
+    parts = ["capsule-proxy explain", request["method"], f"'{path}'" if any(c in path for c in "?&,{}") else path]
+    if request["body"] is not None:
+        parts.append("--body record." + ("json" if request["contentType"] == JSON else "xml"))
+    if request["accept"]:
+        parts.append(f"--accept {request['accept']}")
     parts.append(f"--timezone {ZONE}")
     return " ".join(parts)
 
@@ -154,15 +135,71 @@ def _calls_cell(explanation: dict[str, Any]) -> str:
     return "<br>".join(cells) or "none"
 
 
-async def _explanations() -> list[dict[str, Any]]:
-    settings = load_settings(environ={})
-    results = []
-    for _, method, path, content_type, body, accept in ENDPOINTS:
-        results.append(await explaining.explain(
-            method, path, body=body, content_type=content_type,
-            accept={"json": JSON, "xml": XML}.get(accept or "", accept), timezone=ZONE, settings=settings))
-    return results
+def _answer_cell(explanation: dict[str, Any]) -> str:
+    answer = explanation["answer"]
+    shown = f"{answer['status']} {answer['reason']}"
+    if "Location" in answer["headers"]:
+        shown += f", `Location: {answer['headers']['Location']}`"
+    return shown
 
+
+# --- the tables -------------------------------------------------------------------------------
+
+def endpoint_table(requests: list[dict[str, Any]], explanations: list[dict[str, Any]]) -> str:
+    by_route = {request["route"]: (request, explanation) for request, explanation in zip(requests, explanations)
+                if request["route"] is not None}
+    rows = ["| v1 route | family | v2 calls of the example, in order | v1 answer |", "|---|---|---|---|"]
+    for resource in RESOURCES:
+        for route in resource.routes:
+            request, explanation = by_route[(route.method, route.path)]
+            rows.append(f"| [`{route.method} {_cell(shown(route.path))}`](#{_anchor(request['heading'])}) "
+                        f"| {resource.noun} "
+                        f"| {_calls_cell(explanation)} | {_answer_cell(explanation)} |")
+    for methods, path in UNTRANSLATED:
+        methods_shown = "any method" if methods == "*" else methods.replace("|", ", ")
+        rows.append(f"| `{_cell(shown(path))}` ({methods_shown}) | | not translated | 501 Not Implemented |")
+    return "\n".join(rows)
+
+
+def _write_rule(column: Any) -> str:
+    return "writable" if column.write is not None else "read-only"
+
+
+def field_tables() -> str:
+    """Each family's v1 elements, from its shapes' columns, in the order v1 writes them."""
+    out = []
+    for resource in RESOURCES:
+        roots = ", ".join(f"`<{shape.root}>`" for shape in resource.shapes) or f"`<{resource.list_root}>`"
+        out += [f"### {resource.noun.capitalize()} ({roots})", "", resource.doc, ""]
+        if not resource.shapes:
+            out += [_text_items(resource), ""]
+            continue
+        for shape in resource.shapes:
+            if len(resource.shapes) > 1:
+                out += [f"`<{shape.root}>`:", ""]
+            out += ["| v1 element | v2 field | on write | rule |", "|---|---|---|---|"]
+            for column in shape.columns:
+                needs = sorted(column.lookups) if isinstance(column, Field) else []
+                note = column.note + (f" (look-up: {', '.join(needs)})" if needs else "")
+                for name in column.names:
+                    out.append(f"| `{name}` | {column.source or '—'} | {_write_rule(column)} | {note} |")
+            out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def _text_items(resource: Resource) -> str:
+    """A family answered as names only (task categories): where the names come from."""
+    for route in resource.routes:
+        lookup = route.options.get("lookup")
+        if route.op == "reference" and lookup in LOOKUPS:
+            source = LOOKUPS[lookup]
+            pages = ", every page" if source.paged else ""
+            return (f"Each `<{route.options['item']}>` of `{route.method} {route.path}` is the name of one record "
+                    f"of `GET {source.path}`{pages}; nothing is written.")
+    return "Read-only."
+
+
+# --- convert and usage examples ---------------------------------------------------------------
 
 def _convert_example() -> str:
     with tempfile.TemporaryDirectory() as folder:
@@ -215,31 +252,17 @@ def _usage_example() -> str:
                       "```json", json.dumps(snapshot["calls"][0], indent=2), "```"])
 
 
-def _anchor(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
-    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -")
-    return kept.replace(" ", "-")
+# --- the page ---------------------------------------------------------------------------------
 
-
-def _endpoint_table(explanations: list[dict[str, Any]]) -> str:
-    rows = ["| example | v1 request | v2 calls, in order | v1 answer |", "|---|---|---|---|"]
-    for (heading, method, path, *_), explanation in zip(ENDPOINTS, explanations):
-        answer = explanation["answer"]
-        shown = f"{answer['status']} {answer['reason']}"
-        if "Location" in answer["headers"]:
-            shown += f", `Location: {answer['headers']['Location']}`"
-        rows.append(f"| [{heading}](#{_anchor(heading)}) | `{method} {path}` | {_calls_cell(explanation)} "
-                    f"| {shown} |")
-    return "\n".join(rows)
-
-
-def render() -> str:
-    explanations = asyncio.run(_explanations())
+def _render_here() -> str:
+    requests = _requests()
+    explanations = asyncio.run(_explanations(requests))
     out = [
         "# Migrating from Capsule API v1 to v2",
         "",
-        "<!-- Generated by scripts/gen_migrating.py from `capsule-proxy explain`, `convert` and `usage`."
-        " Do not edit: run `.venv/bin/python scripts/gen_migrating.py`. -->",
+        "<!-- Generated by scripts/gen_migrating.py from the resource declarations (proxy/resources) and "
+        "`capsule-proxy explain`, `convert` and `usage`. Do not edit: run "
+        "`.venv/bin/python scripts/gen_migrating.py`. -->",
         "",
         "Three questions, three commands, no Capsule account needed:",
         "",
@@ -252,72 +275,75 @@ def render() -> str:
         "(`GET /_proxy/usage`) |",
         "",
         "Every example below was produced by these commands when this page was generated, so it shows "
-        "what the proxy does, not what someone remembered. `explain` runs the real proxy in front of "
-        f"a dry-run upstream that records each v2 request and answers it with made-up data (time zone "
-        f"`{ZONE}`, tasks due 2026-04-21 at 15:00 local time). Nothing is sent to Capsule.",
+        "what the proxy does, not what someone remembered. `explain` runs the real proxy in front of the "
+        "embedded emulator, seeded for each request with a small synthetic account: the caller, the users, "
+        "categories and other names the request uses, and the records its path names, made by each family's "
+        f"own rules (every user in `{ZONE}`, due 2026-04-21 at 15:00 local time). Nothing is sent to Capsule.",
         "",
-        "## The v1 task endpoints in v2",
+        "## The v1 endpoints in v2",
         "",
+        "One row per v1 route the proxy serves, then every v1 call it knows and does not translate (it "
+        "answers 501 naming the call, never a 404 a client could read as \"that record does not exist\"). "
         "Look-ups are cached per token (`[cache]`), so a warm proxy makes them once in a while, not on "
-        "every request. The time zone is looked up only when a time of day has to be translated.",
+        "every request.",
         "",
-        _endpoint_table(explanations),
+        endpoint_table(requests, explanations),
         "",
-        "## The v1 task fields in v2",
+        "## The v1 fields in v2",
         "",
-        "The examples are computed by `proxy/translate/tasks.py`: writable fields as a `PUT` sends "
-        "them (only the fields given), read-only ones from a v2 answer.",
+        "Each family's v1 elements in the order v1 writes them, with the v2 field each is read from and "
+        "written to. Read-only elements are ignored when a body sends them, so GET → edit → PUT works.",
         "",
-        field_table(),
-        "",
-        "v2-only task fields (`repeat`, `hasTrack`, `nextTask`, `taskDelayRule`, `daysAfter`, "
-        "`completedBy`, `active`, ...) have no v1 element and are not shown to v1 clients.",
+        field_tables(),
         "",
         "## Each endpoint, explained",
         "",
         "`capsule-proxy explain` takes the v1 method and path, and the body from a file (`--body FILE`, "
-        "or `-` for stdin). It prints each v2 request, marked *look-up* or *call*, with its JSON body "
-        "and the dry-run answer, then the v1 answer the proxy makes from it. `--json` prints the same "
-        "as JSON; `--owner-map`/`--category-map` give the look-ups your account's real ids.",
+        "or `-` for stdin). It prints each v2 request, marked *look-up* or *call* with what it is for, its "
+        "JSON body and the emulator's answer, then the v1 answer the proxy makes from it. `--json` prints "
+        "the same as JSON; `--owner-map`/`--category-map` give the synthetic account your account's "
+        "users and categories (a saved `GET /api/v2/users` answer also gives each user's time zone).",
         "",
     ]
-    for (heading, method, path, content_type, body, accept), explanation in zip(ENDPOINTS, explanations):
-        out += [f"### {heading}", "", "```console", "$ " + _command(method, path, content_type, body, accept),
+    for request, explanation in zip(requests, explanations):
+        out += [f"### {request['heading']}", "", "```console", "$ " + _command(request),
                 explaining.render_text(explanation).rstrip(), "```", ""]
-    delete = explanations[[e[1] for e in ENDPOINTS].index("DELETE")]
+    delete = next(e for r, e in zip(requests, explanations) if r["method"] == "DELETE" and r["route"])
     out += [
         "### The same from a running proxy",
         "",
         "```console",
         "$ curl -s -X POST http://127.0.0.1:8080/_proxy/explain -H 'Content-Type: application/json' \\",
-        f"    -d '{{\"method\": \"DELETE\", \"path\": \"/api/task/59\", \"timezone\": \"{ZONE}\"}}'",
+        f"    -d '{{\"method\": \"DELETE\", \"path\": \"{delete['request']['path']}\", \"timezone\": \"{ZONE}\"}}'",
         json.dumps(delete, indent=2, ensure_ascii=False),
         "```",
         "",
         "The request may also carry `body`, `contentType`, `accept`, `owners` and `categories` "
-        "(objects of name → id). The running proxy's settings apply, its upstream is never called, "
-        "and the URLs shown name its real upstream and its own address.",
+        "(objects of name → id) and `ownerZones` (username → time zone). The running proxy's settings "
+        "apply, its upstream is never called, and the URLs shown name its real upstream and its own address.",
         "",
         "## Converting stored v1 data",
         "",
-        "`capsule-proxy convert` reads v1 task documents (XML or v1 JSON, one `<task>` or a `<tasks>` "
-        "list; files, folders, or `-` for stdin) and writes v2 task bodies with the proxy's own rules. "
-        "It works offline: `--owner-map` and `--category-map` (JSON or TOML objects of name → id, or "
-        "a saved `GET /api/v2/users` / `GET /api/v2/categories` answer) stand in for the look-ups. A "
-        "stored task keeps its party, opportunity or kase link (`--no-links` drops it); ids, names, "
-        "status and timestamps are dropped, since v2 assigns them. `--timezone` is required for tasks "
-        "with a `dueDateTime` (v2 keeps the owner's local time).",
+        "`capsule-proxy convert` reads v1 documents of any family the proxy translates (XML or v1 JSON, one "
+        "record such as `<task>` or a list such as `<tasks>`; files, folders, or `-` for stdin) and writes "
+        "v2 bodies with the proxy's own rules. It works offline: files stand in for the look-ups: "
+        "`--owner-map` and `--category-map` (JSON or TOML objects of name → id, or a saved "
+        "`GET /api/v2/users` / `GET /api/v2/categories` answer), and `--lookup NAME=FILE` for any other "
+        f"look-up list ({', '.join(name for name, source in LOOKUPS.items() if not source.single)}). A "
+        "stored record keeps its party, opportunity or kase link (`--no-links` drops it); ids, names, "
+        "status and timestamps are dropped, since v2 assigns them. `--timezone` is required for records "
+        "with a time of day (v2 keeps the owner's local time).",
         "",
-        "Each task is one JSON Lines record on stdout (`source` is the file, and `#N` the task's place "
+        "Each record is one JSON Lines record on stdout (`source` is the file, and `#N` the record's place "
         "in a list); `--output DIR` writes one file per input instead. Failures are listed on stderr "
-        "and make the exit status 1; the other tasks are still converted. A progress bar is shown on "
+        "and make the exit status 1; the other records are still converted. A progress bar is shown on "
         "a terminal for more than one file.",
         "",
         _convert_example(),
         "",
         "`--to v1` goes back: it reads v2 bodies (`{\"task\": ...}`, `{\"tasks\": [...]}` or JSON "
-        "Lines, such as the output above) and writes v1 documents (`--format xml`, the default, or "
-        "`json`), naming owners and categories from the same maps.",
+        "Lines, such as the output above, or any other family's) and writes v1 documents (`--format xml`, "
+        "the default, or `json`), naming owners, categories and other linked records from the same files.",
         "",
         "## Which v1 calls are still made",
         "",
@@ -333,11 +359,26 @@ def render() -> str:
     return "\n".join(out)
 
 
+def render() -> str:
+    """The page. The proxy fetches a request's look-ups in set order (http/handlers.fill), which
+    follows Python's string hash seed, so the page is rendered under one fixed seed."""
+    if os.environ.get("PYTHONHASHSEED") == _HASH_SEED:
+        return _render_here()
+    env = {**os.environ, "PYTHONHASHSEED": _HASH_SEED}
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stdout"], env=env, cwd=ROOT,
+                          capture_output=True, check=True)
+    return done.stdout.decode("utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/migrating.md is out of date")
+    parser.add_argument("--stdout", action="store_true", help="print the page instead of writing it")
     args = parser.parse_args(argv)
     text = render()
+    if args.stdout:
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        return 0
     if args.check:
         current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
         if current != text:

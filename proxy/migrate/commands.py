@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from ..app import create_app
+from ..config import ConfigError, load_settings
 from . import convert as converting
 from . import explain as explaining
 from . import usage as inventory
@@ -29,32 +31,36 @@ COMMANDS = ("convert", "explain", "usage")
 def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the three subcommands to the `capsule-proxy` parser's subparsers."""
     convert = subparsers.add_parser(
-        "convert", help="convert stored v1 task documents to v2 task bodies, or back (offline)",
-        description="Convert v1 task documents (XML or v1 JSON; one <task> or a <tasks> list) to v2 "
-                    "task bodies with the proxy's own translation rules, or v2 bodies back to v1 "
-                    "(--to v1). Works offline: the owner and category maps stand in for Capsule's "
-                    "users and categories. Writes JSON Lines to stdout, or one file per input "
-                    "(--output DIR); a summary goes to stderr. Exit status 1 if any task failed.")
+        "convert", help="convert stored v1 documents to v2 bodies, or back (offline)",
+        description="Convert stored v1 documents of any family the proxy translates (XML or v1 JSON; one "
+                    "record or a list, e.g. <task> or <tasks>) to v2 bodies with the proxy's own translation "
+                    "rules, or v2 bodies back to v1 (--to v1). Works offline: files stand in for Capsule's "
+                    "look-up lists (users, categories, ...). Writes JSON Lines to stdout, or one file per "
+                    "input (--output DIR); a summary goes to stderr. Exit status 1 if any record failed.")
     convert.add_argument("paths", nargs="+", metavar="PATH",
                          help="files, folders (searched recursively) or - for stdin")
     convert.add_argument("--to", choices=("v2", "v1"), default="v2", help="direction (default v2)")
     convert.add_argument("--timezone", metavar="ZONE",
-                         help="IANA zone of the tasks' owners; required for tasks with a time of day")
+                         help="IANA zone of the records' owners; required for records with a time of day")
     convert.add_argument("--owner-map", metavar="FILE",
                          help="JSON or TOML object username -> v2 user id (or a saved GET /api/v2/users answer)")
     convert.add_argument("--category-map", metavar="FILE",
                          help="JSON or TOML object category name -> v2 id (or a saved GET /api/v2/categories answer)")
+    convert.add_argument("--lookup", metavar="NAME=FILE", action="append", default=[],
+                         help="any other look-up list, e.g. milestones=milestones.json: a name -> id object or "
+                              "a saved v2 answer (repeatable)")
     convert.add_argument("--format", choices=("xml", "json"), default="xml",
                          help="v1 output format with --to v1 (default xml)")
     convert.add_argument("--output", metavar="DIR", help="write one file per input into DIR")
     convert.add_argument("--no-links", action="store_true",
-                         help="leave out the party/opportunity/kase link a stored v1 task carries")
+                         help="leave out the party/opportunity/kase link a stored v1 record carries")
 
     explain = subparsers.add_parser(
         "explain", help="show the v2 calls the proxy makes for a v1 request (nothing is sent)",
-        description="Run a v1 request through the real proxy in front of a dry-run upstream and "
-                    "print the v2 requests it makes (method, URL, JSON body, and the look-ups), "
-                    "and the v1 answer it makes from the v2 answers. Nothing is sent to Capsule.")
+        description="Run a v1 request through the real proxy in front of the embedded emulator, seeded "
+                    "with a synthetic account made for the request, and print the v2 requests it makes "
+                    "(method, URL, JSON body, and the look-ups) and the v1 answer it makes from the v2 "
+                    "answers. Nothing is sent to Capsule.")
     explain.add_argument("method", metavar="METHOD", help="GET, POST, PUT or DELETE")
     explain.add_argument("path", metavar="PATH", help="the v1 path and query, e.g. '/api/tasks?start=0&limit=10'")
     explain.add_argument("--body", metavar="FILE", help="the v1 request body (a file, or - for stdin)")
@@ -62,8 +68,10 @@ def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser
                          help="the body's Content-Type (default: guessed from the body)")
     explain.add_argument("--accept", metavar="TYPE",
                          help="the request's Accept header; 'json' and 'xml' are short for the v1 types")
-    explain.add_argument("--timezone", metavar="ZONE", help="the caller's Capsule time zone (default UTC)")
-    explain.add_argument("--owner-map", metavar="FILE", help="the account's users: username -> v2 id")
+    explain.add_argument("--timezone", metavar="ZONE", help="the users' Capsule time zone (default UTC)")
+    explain.add_argument("--owner-map", metavar="FILE",
+                         help="the account's users: username -> v2 id (a saved GET /api/v2/users answer also "
+                              "gives each user's time zone); the first is the caller")
     explain.add_argument("--category-map", metavar="FILE", help="the account's categories: name -> v2 id")
     explain.add_argument("--config", metavar="FILE", help="the proxy's TOML config (its [translate] etc. apply)")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
@@ -103,7 +111,7 @@ def _convert(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
     try:
         options = converting.Options(
             to=args.to, zone=converting.parse_zone(args.timezone),
-            maps=converting.Maps.load(args.owner_map, args.category_map), fmt=args.format,
+            maps=converting.Maps.load(args.owner_map, args.category_map, args.lookup), fmt=args.format,
             output=Path(args.output) if args.output else None, links=not args.no_links)
         if options.output is not None and options.output.exists() and not options.output.is_dir():
             raise converting.UsageError(f"--output {options.output}: not a folder")
@@ -119,13 +127,13 @@ _ACCEPT = {"json": "application/json", "xml": "application/xml"}
 
 
 def _explain(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
-    from ..config import ConfigError, load_settings
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return _fail(stderr, f"explain: configuration error: {exc}", 2)
     try:
         owners = converting.load_map(args.owner_map, "--owner-map") if args.owner_map else None
+        owner_zones = converting.load_zones(args.owner_map) if args.owner_map else None
         categories = converting.load_map(args.category_map, "--category-map") if args.category_map else None
         body = None
         if args.body == "-":
@@ -139,8 +147,9 @@ def _explain(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
         # The addresses shown: the configured upstream and public URL, when there are any.
         upstream = settings.get("upstream", "url")
         explanation = asyncio.run(explaining.explain(
-            args.method, args.path, body=body, content_type=args.content_type, accept=accept,
-            timezone=args.timezone, owners=owners, categories=categories, settings=settings,
+            args.method, args.path, make_app=create_app, body=body, content_type=args.content_type,
+            accept=accept, timezone=args.timezone, owners=owners, owner_zones=owner_zones,
+            categories=categories, settings=settings,
             upstream_base=explaining.DEFAULT_UPSTREAM if upstream == "embedded" else upstream,
             proxy_base=settings.get("server", "public_url") or explaining.DEFAULT_PROXY))
     except (converting.UsageError, explaining.ExplainError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -137,7 +138,8 @@ def test_bad_documents_are_reported_counted_and_do_not_stop_the_rest(tmp_path, v
     assert "needs a dueDate" in reasons[str(folder / "no-due-date.json")]
     assert "owner 'nobody' is not in the owner map" in reasons[str(folder / "unknown-owner.json")]
     assert "linked to partyId and caseId" in reasons[str(folder / "two-links.json")]
-    assert "not a v1 task document" in reasons[str(v1_real / "mattbeedle--all_categories.json")]
+    # Categories are a declared family, but their list holds names, not records.
+    assert "holds task category names, not records" in reasons[str(v1_real / "mattbeedle--all_categories.json")]
     assert reasons[str(tmp_path / "missing.xml")] == "no such file or folder"
     assert "notes.txt" not in err
 
@@ -145,8 +147,9 @@ def test_bad_documents_are_reported_counted_and_do_not_stop_the_rest(tmp_path, v
 def test_a_missing_map_is_named_in_the_error(v1_real):
     status, _, err = run("convert", str(v1_real / "mattbeedle--task.json"))
     assert status == 1
-    assert ("the task names owner 'a.user', but no --owner-map FILE was given to look it up; "
-            "the task names category 'Meeting', but no --category-map FILE was given") in err
+    # In the order the family declares its elements (category before owner).
+    assert ("the task names category 'Meeting', but no --category-map FILE was given to look it up; "
+            "the task names owner 'a.user', but no --owner-map FILE was given to look it up") in err
 
 
 def test_one_bad_task_in_a_list_fails_alone(tmp_path, maps):
@@ -191,7 +194,7 @@ def test_v2_to_v1_needs_names_for_ids_and_a_zone_for_times(tmp_path, maps):
     assert json_lines(out) == [{"source": f"{doc}#1", "task": {"description": "ok",
                                                                "dueDate": "2026-01-02T00:00:00Z", "owner": "a.user"}}]
     assert f"{doc}#2: owner id 99 is not in the owner map" in err
-    assert f"{doc}#3: the task has a dueTime" in err
+    assert f"{doc}#3: the task has a time of day, the owner's local time in v2: pass --timezone ZONE" in err
 
 
 def test_v2_to_v1_xml_lines(maps):
@@ -295,13 +298,57 @@ def test_no_progress_bar_for_a_single_file_even_at_a_terminal(tmp_path):
 def test_stored_links_is_a_separate_step_from_the_proxys_rules():
     v1 = {"description": "x", "dueDate": "2026-01-02T00:00:00Z", "partyId": "12", "partyName": "Ann"}
     maps = converting.Maps()
-    assert "party" not in engine.to_v2(TASK_SHAPE, v1, Context(creating=True, zone_override=converting._UTC))
-    assert converting.v1_to_v2(v1, zone=None, maps=maps)["party"] == {"id": 12}
-    with pytest.raises(converting.TaskError, match="partyId must be a positive whole number"):
-        converting.v1_to_v2({**v1, "partyId": "abc"}, zone=None, maps=maps)
+    assert "party" not in engine.to_v2(TASK_SHAPE, v1, Context(creating=True, zone_override=ZoneInfo("UTC")))
+    assert converting.v1_to_v2(v1, root="task", zone=None, maps=maps)["party"] == {"id": 12}
+    with pytest.raises(converting.RecordError, match="partyId must be a positive whole number"):
+        converting.v1_to_v2({**v1, "partyId": "abc"}, root="task", zone=None, maps=maps)
 
 
 def test_read_v1_tells_xml_and_json_apart_by_content():
-    assert converting.read_v1(b'\xef\xbb\xbf  <?xml version="1.0"?><!-- c --><tasks><task><description>a</description>'
-                              b"</task></tasks>") == ([{"description": "a"}], True)
-    assert converting.read_v1(b' {"task": {"description": "a"}}') == ([{"description": "a"}], False)
+    read = converting.read_v1(b'\xef\xbb\xbf  <?xml version="1.0"?><!-- c --><tasks><task><description>a</description>'
+                              b"</task></tasks>")
+    assert (read.family.name, read.items, read.is_list) == ("task", [("task", {"description": "a"})], True)
+    read = converting.read_v1(b' {"task": {"description": "a"}}')
+    assert (read.family.name, read.items, read.is_list) == ("task", [("task", {"description": "a"})], False)
+
+
+# --- any declared family, any look-up ---
+
+def test_lookup_gives_any_lookup_list_offline(tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"users": [{"id": 3, "username": "phillip"}]}))
+    body = b'{"task": {"description": "x", "dueDate": "2026-01-02", "owner": "phillip"}}'
+    status, out, err = run("convert", "--lookup", f"users={users}", "-", stdin=body)
+    assert status == 0, err
+    assert json_lines(out)[0]["task"]["owner"] == {"id": 3}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lookup", "caller=x.json"], "not a look-up list"),
+    (["--lookup", "colours=x.json"], "not a look-up list; known: users, categories"),
+    (["--lookup", "users"], "expected NAME=FILE"),
+])
+def test_a_bad_lookup_option_is_a_usage_error(argv, message):
+    status, _, err = run("convert", *argv, "-", stdin=b"<task/>")
+    assert status == 2 and message in err
+
+
+def test_a_lookup_given_twice_is_a_usage_error(tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text('{"a": 1}')
+    status, _, err = run("convert", "--owner-map", str(users), "--lookup", f"users={users}", "-", stdin=b"<task/>")
+    assert status == 2 and "--lookup users: given twice" in err
+
+
+def test_other_families_convert_by_their_own_declaration(tmp_path):
+    """A saved v2 users answer becomes a v1 <users> list: the family is found by its v2 key."""
+    body = json.dumps({"users": [{"id": 1, "username": "phillip", "name": "Phillip", "timezone": "UTC",
+                                  "currency": "GBP", "party": {"id": 4}}]}).encode()
+    status, _, err = run("convert", "--to", "v1", "--output", str(tmp_path), "-", stdin=body)
+    assert status == 0, err
+    assert "converted 1 user from 1 file; none failed" in err
+    assert xml_codec.decode_users((tmp_path / "stdin.xml").read_bytes()) == [
+        {"username": "phillip", "currency": "GBP", "name": "Phillip", "timezone": "UTC", "partyId": "4"}]
+    # v2 users are not written through the API: every element of <user> is read-only.
+    status, _, err = run("convert", "-", stdin=b"<users><user><username>a</username></user></users>")
+    assert status == 1 and "every element of <user> is read-only" in err

@@ -1,32 +1,41 @@
 """`explain` shows what the proxy actually sends: the same v1 request through the proxy against a
-recording emulator makes the same v2 calls (method, path and query, JSON body). Nothing reaches
-a real upstream."""
+recording emulator makes the same v2 calls (method, path and query, JSON body), and every
+declared route explains with the records its path names. Nothing reaches a real upstream."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
 
 from proxy.app import create_app as create_proxy_app
 from proxy.config import load_settings
+from proxy.migrate import examples
 from proxy.migrate import explain as explaining
 
 from .conftest import BodyRecorder
 from .helpers import run
 
-# The demo seed's account, so the dry run resolves names to the same ids as the emulator.
+# The demo seed's account, so the synthetic account resolves names to the same ids, and each
+# owner's zone is the demo's (the due time is the owner's, P1).
 OWNERS = {"phillip": 1, "sofia": 2}
+OWNER_ZONES = {"phillip": "America/New_York", "sofia": "Europe/Rome"}
 CATEGORIES = {"Call": 1, "Email": 2, "Follow-up": 3, "Meeting": 4}
 ZONE = "America/New_York"  # phillip's
 XML = "application/xml"
 JSON = "application/json"
 
-# Cases whose emulator data matches the dry-run account's shape: every task answered has a time
-# of day (the dry-run tasks do), so the same users/current look-up happens on both sides.
+
+async def explain(method: str, path: str, **kwargs):
+    return await explaining.explain(method, path, make_app=create_proxy_app, **kwargs)
+
+
+# Cases whose demo data has the synthetic account's shape where it matters: the tasks each list
+# answers have a time of day (the samples do), so the same users look-up happens on both sides.
 CASES = [
     ("GET", "/api/task/1", None, None),
     ("GET", "/api/tasks?start=0&limit=2", None, None),
@@ -66,8 +75,8 @@ async def test_explain_matches_what_the_proxy_sends(aiohttp_client, recording_em
     await response.read()
     sent = body_recorder.calls
 
-    explanation = await explaining.explain(method, path, body=body, content_type=content_type, timezone=ZONE,
-                                           owners=OWNERS, categories=CATEGORIES, settings=settings)
+    explanation = await explain(method, path, body=body, content_type=content_type, timezone=ZONE,
+                                owners=OWNERS, owner_zones=OWNER_ZONES, categories=CATEGORIES, settings=settings)
     explained = [(call["method"], call["path"], call["body"]) for call in explanation["calls"]]
     assert sent or response.status >= 400
     assert explained == sent
@@ -75,49 +84,78 @@ async def test_explain_matches_what_the_proxy_sends(aiohttp_client, recording_em
     assert all(call["url"] == "https://api.capsulecrm.com" + call["path"] for call in explanation["calls"])
 
 
+@pytest.mark.parametrize("example", list(examples.every_route(ZoneInfo(ZONE))),
+                         ids=lambda e: f"{e.method} {e.route.path}")
+async def test_every_declared_route_explains_with_the_records_its_path_names(example):
+    """Generic over the declarations: a family added to proxy/resources is explained too."""
+    explanation = await explain(example.method, example.path, body=example.body,
+                                content_type=example.content_type, timezone=ZONE)
+    assert 200 <= explanation["answer"]["status"] < 300, explanation["answer"]
+    calls = explanation["calls"]
+    assert any(call["role"] == "call" for call in calls)
+    assert all(call["purpose"] and call["answer"]["status"] < 400 for call in calls), calls
+    if example.route.op == "action":
+        assert calls[-1]["purpose"] == example.route.options["doc"]
+    if example.route.options.get("parent"):
+        assert calls[0]["role"] == "look-up" and calls[0]["purpose"].endswith("must exist (the v1 answer is "
+                                                                              "404 otherwise)")
+
+
 async def test_an_explanation_names_the_lookups_and_the_call():
-    explanation = await explaining.explain(
+    explanation = await explain(
         "POST", "/api/party/7/task", body="<task><description>Call</description><category>Lunch</category>"
                                           "<dueDateTime>2026-04-21T15:00:00Z</dueDateTime></task>",
         timezone="Europe/London")
-    roles = [(call["role"], call["method"], call["path"]) for call in explanation["calls"]]
-    assert roles == [("look-up", "GET", "/api/v2/parties/7"), ("look-up", "GET", "/api/v2/users/current"),
-                     ("look-up", "GET", "/api/v2/categories?page=1&perPage=100"),
-                     ("call", "POST", "/api/v2/tasks")]
+    calls = {(call["role"], call["method"], call["path"]): call["purpose"] for call in explanation["calls"]}
+    # The proxy fetches the look-ups one document needs in no set order (handlers.fill); the
+    # parent comes first and the create last.
+    assert list(calls)[0] == ("look-up", "GET", "/api/v2/parties/7")
+    assert list(calls)[-1] == ("call", "POST", "/api/v2/tasks")
+    assert calls == {
+        ("look-up", "GET", "/api/v2/parties/7"): "the party must exist (the v1 answer is 404 otherwise)",
+        ("look-up", "GET", "/api/v2/users/current"): "the caller, for <dueDate|dueDateTime>",
+        ("look-up", "GET", "/api/v2/categories?page=1&perPage=100"):
+            "the categories list (every page), for <category>",
+        ("call", "POST", "/api/v2/tasks"): "create the task linked to the party"}
     assert explanation["calls"][-1]["body"] == {"task": {"description": "Call", "category": {"id": 5},
                                                          "dueOn": "2026-04-21", "dueTime": "16:00:00",
                                                          "party": {"id": 7}}}
     assert explanation["answer"]["status"] == 201
-    assert explanation["answer"]["headers"]["Location"] == "http://proxy/api/task/1001"
+    assert explanation["answer"]["headers"]["Location"] == "http://proxy/api/task/1"   # the account's first
     assert len(explanation["lookups"]) == 3
+    assert explanation["assumptions"]["categories"]["Lunch"] == 5                       # a name used is added
     text = explaining.render_text(explanation)
     assert "4. call    POST https://api.capsulecrm.com/api/v2/tasks" in text
-    assert "Location: http://proxy/api/task/1001" in text
+    assert "Location: http://proxy/api/task/1" in text
 
 
 async def test_the_answer_is_turned_back_into_v1_in_the_asked_format():
-    explanation = await explaining.explain("GET", "/api/task/59", accept=JSON, timezone="Europe/Rome")
+    explanation = await explain("GET", "/api/task/59", accept=JSON, timezone="Europe/Rome")
     assert json.loads(explanation["answer"]["body"]) == {"task": {
         "id": "59", "description": "Example task 59", "category": "Call", "dueDateTime": "2026-04-21T13:00:00Z",
         "owner": "api.user", "status": "OPEN", "createdOn": "2026-04-01T09:00:00Z",
         "updatedOn": "2026-04-01T09:00:00Z"}}
     assert explanation["calls"][0]["answer"]["body"]["task"]["dueTime"] == "15:00:00"
+    # The due time is read in the owner's zone, from the users list (P1).
+    assert [(c["role"], c["path"], c["purpose"]) for c in explanation["calls"][1:]] == [
+        ("look-up", "/api/v2/users", "the users list, for <dueDate|dueDateTime>")]
 
 
 async def test_a_map_without_the_name_shows_the_proxys_400():
-    explanation = await explaining.explain(
+    explanation = await explain(
         "POST", "/api/task", body='{"task": {"description": "x", "dueDate": "2026-01-02", "owner": "ghost"}}',
         owners=OWNERS)
     assert explanation["answer"]["status"] == 400
     assert "unknown owner 'ghost'" in explanation["answer"]["body"]
     assert [call["path"] for call in explanation["calls"]] == ["/api/v2/users", "/api/v2/users"]
+    assert explanation["calls"][1]["purpose"].startswith("the users list again: a name was not in the cached one")
 
 
 async def test_the_settings_apply_but_never_the_auth_or_the_upstream():
     settings = load_settings(environ={}, flags={
         "translate": {"timezone": "Asia/Tokyo"},
         "auth": {"mode": "static", "static_token": "v2-secret", "allowed_clients": ["old-token"]}})
-    explanation = await explaining.explain("GET", "/api/task/5", settings=settings)
+    explanation = await explain("GET", "/api/task/5", settings=settings)
     assert [call["path"] for call in explanation["calls"]] == ["/api/v2/tasks/5"]  # no zone look-up
     assert "2026-04-21T06:00:00Z" in explanation["answer"]["body"]                 # 15:00 in Tokyo
     assert any("static_token" in note for note in explanation["notes"])
@@ -133,12 +171,14 @@ async def test_the_settings_apply_but_never_the_auth_or_the_upstream():
 ])
 async def test_requests_that_are_not_v1_calls_are_refused(method, path, message):
     with pytest.raises(explaining.ExplainError, match=message):
-        await explaining.explain(method, path)
+        await explain(method, path)
 
 
 async def test_an_unknown_zone_is_refused():
     with pytest.raises(explaining.ExplainError, match="unknown IANA time zone"):
-        await explaining.explain("GET", "/api/task/1", timezone="Mars/Olympus")
+        await explain("GET", "/api/task/1", timezone="Mars/Olympus")
+    with pytest.raises(explaining.ExplainError, match="unknown IANA time zone"):
+        await explain("GET", "/api/task/1", owner_zones={"a": "Mars/Olympus"})
 
 
 # --- POST /_proxy/explain ---
@@ -174,7 +214,7 @@ async def test_the_proxy_serves_explanations_and_sends_nothing_upstream(proxy_wi
                                                         "dueTime": "10:30:00", "kase": {"id": 3}}
     # Location names the proxy the caller reached.
     assert explanation["answer"]["headers"]["Location"] == f"{proxy_with_explain.make_url('')}".rstrip("/") \
-        + "/api/task/1001"
+        + "/api/task/1"
 
 
 async def test_many_explanations_at_once(proxy_with_explain, real_upstream):
@@ -216,7 +256,7 @@ def test_the_command_prints_the_calls_and_the_answer(tmp_path):
     assert "look-up GET https://api.capsulecrm.com/api/v2/users" in text
     assert "call    POST https://api.capsulecrm.com/api/v2/tasks" in text
     assert '"id": 2' in text
-    assert "201 Created" in text and "Location: http://proxy/api/task/1001" in text
+    assert "201 Created" in text and "Location: http://proxy/api/task/1" in text
 
 
 def test_the_command_prints_json_and_reads_the_body_from_stdin():
@@ -240,18 +280,31 @@ def test_the_command_refuses_bad_input_with_status_2(argv):
     assert err.startswith("capsule-proxy explain: ")
 
 
-async def test_a_window_far_down_a_filtered_list_stays_a_few_pages():
-    explanation = await explaining.explain("GET", "/api/party/1/tasks?start=100000&limit=5")
+async def test_a_window_far_down_a_filtered_list_scans_to_it():
+    explanation = await explain("GET", "/api/party/1/tasks?start=450&limit=5")
     pages = [call["path"] for call in explanation["calls"] if call["path"].startswith("/api/v2/tasks")]
-    assert pages == [f"/api/v2/tasks?status=open&page={n}&perPage=100" for n in range(1, 7)]
-    assert explanation["answer"]["status"] == 200 and 'size="0"' in explanation["answer"]["body"]
+    assert pages == [f"/api/v2/tasks?status=open&page={n}&perPage=100" for n in range(1, 6)]
+    assert explanation["answer"]["status"] == 200 and 'size="2"' in explanation["answer"]["body"]
+    assert explanation["assumptions"]["records"] == {"parties": "1", "tasks": "1-452"}
+
+
+@pytest.mark.parametrize("path, calls", [
+    ("/api/tasks?start=20000", []),                         # [upstream] max_pages (200) x 100
+    ("/api/party/1/tasks?start=20000", ["/api/v2/parties/1"]),
+])
+async def test_a_window_beyond_max_pages_is_refused_before_any_page(path, calls):
+    explanation = await explain("GET", path)
+    assert [call["path"] for call in explanation["calls"]] == calls
+    assert explanation["answer"]["status"] == 400
+    assert "start must be below 20000" in explanation["answer"]["body"]
 
 
 async def test_a_window_in_an_unfiltered_list_fetches_only_its_page():
-    explanation = await explaining.explain("GET", "/api/tasks?start=250&limit=10")
+    explanation = await explain("GET", "/api/tasks?start=250&limit=10")
     assert [call["path"] for call in explanation["calls"]] == ["/api/v2/tasks?status=open&page=3&perPage=100",
-                                                                "/api/v2/users/current"]
+                                                                "/api/v2/users"]
     assert explanation["answer"]["body"].count("<task>") == 2
+    assert '<tasks size="2">' in explanation["answer"]["body"]
 
 
 def test_the_command_shows_the_configured_addresses_but_calls_neither(tmp_path):
@@ -262,4 +315,59 @@ def test_the_command_shows_the_configured_addresses_but_calls_neither(tmp_path):
     assert status == 0, err
     text = out.decode()
     assert "POST http://127.0.0.1:9/api/v2/tasks" in text           # port 9 (discard): nothing listens
-    assert "Location: https://crm.example.com/api/task/1001" in text
+    assert "Location: https://crm.example.com/api/task/1" in text
+
+
+async def test_the_record_a_put_changes_is_read_when_a_rule_needs_it():
+    # A wall time on a daylight-saving day needs the stored task (T2): the purpose says so.
+    explanation = await explain("PUT", "/api/task/59", body="<task><dueDateTime>2026-03-08T15:00:00Z</dueDateTime>"
+                                                            "</task>", timezone=ZONE)
+    assert [(c["role"], c["method"], c["path"], c["purpose"]) for c in explanation["calls"]] == [
+        ("look-up", "GET", "/api/v2/users", "the users list, for <dueDate|dueDateTime>"),
+        ("look-up", "GET", "/api/v2/tasks/59", "the stored task, for <dueDate|dueDateTime>"),
+        ("call", "PUT", "/api/v2/tasks/59", "update only the fields the v1 document holds")]
+    assert explanation["calls"][-1]["body"] == {"task": {"dueOn": "2026-03-08", "dueTime": "11:00:00"}}
+
+
+async def test_an_untranslated_v1_call_is_explained_as_the_proxys_501():
+    explanation = await explain("GET", "/api/party/3/history")
+    assert explanation["calls"] == [] and explanation["answer"]["status"] == 501
+    assert "v2 calls: none" in explaining.render_text(explanation)
+
+
+async def test_the_same_request_explains_the_same_way():
+    first = await explain("POST", "/api/task/59/complete", timezone=ZONE)
+    second = await explain("POST", "/api/task/59/complete", timezone=ZONE)
+    assert first == second
+    assert first["calls"][0]["answer"]["body"]["task"]["completedAt"] == "2026-04-01T09:00:00Z"
+
+
+def test_a_saved_users_answer_gives_each_owner_its_zone(tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"users": [{"id": 1, "username": "phillip", "timezone": "America/New_York"},
+                                           {"id": 2, "username": "sofia", "timezone": "Europe/Rome"}]}))
+    status, out, err = run("explain", "POST", "/api/task", "--owner-map", str(users), "--json", "--body", "-",
+                           stdin=b"<task><description>x</description><owner>sofia</owner>"
+                                 b"<dueDateTime>2026-04-21T15:00:00Z</dueDateTime></task>")
+    assert status == 0, err
+    explanation = json.loads(out)
+    assert explanation["assumptions"]["ownerZones"] == {"phillip": "America/New_York", "sofia": "Europe/Rome"}
+    assert explanation["calls"][-1]["body"]["task"]["dueTime"] == "17:00:00"        # Rome, not New York
+
+
+def test_an_account_the_emulator_cannot_hold_still_explains_with_a_note():
+    from proxy.migrate import account as accounts
+    account = accounts.new_account(ZoneInfo("UTC"), owners=None, owner_zones=None, categories=None)
+    account.records["widgets"] = {1: {"id": 1, "name": "a widget"}}            # no such emulator table
+    seed, notes = accounts.make_seed(account)
+    assert [user["username"] for user in seed.users] == ["api.user"] and len(seed.categories) == 4
+    assert "could not hold this request's records" in notes[0] and "widgets" in notes[0]
+
+
+def test_seed_text_survives_awkward_values():
+    from proxy.emulator.seed import parse_seed
+    from proxy.migrate.account import to_toml
+    awkward = 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f snow \u2603 emoji \U0001f600'
+    seed = parse_seed(to_toml({"users": [{"id": 1, "username": "u", "token": "t"}],
+                               "categories": [{"id": 3, "name": awkward}]}), "test")
+    assert seed.categories[0]["name"] == awkward

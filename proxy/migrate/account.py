@@ -1,0 +1,316 @@
+"""The synthetic account `explain` seeds the emulator with, built for one v1 request (M1).
+
+It holds what the request needs, taken from the route the router resolves and the family's
+declaration, never from a list of paths:
+
+* users: the caller (token: a placeholder), then the owners of the owner map, or else the names
+  the body and the list filters use; every user is in the zone given, unless the map says;
+* look-up lists (categories, and any other a family resolves names in): the map given, or else
+  the defaults plus the names used. Which key a look-up is searched by is learnt by watching the
+  family's own rules read it (samples.SpyContext);
+* records: the one the path names (`{id}`), the parent (`{kind}/{id}`), and for a list `start`
+  + 2 records that match its filters, so the window shows two (`start` counted up to 500).
+  Each is a sample made by its family's rules; a parent whose family is not declared is a copy
+  of the emulator demo account's first record of that kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..emulator import seed as seeds
+from ..http.router import Match
+from ..resources import RESOURCES
+from ..resources.base import PARENTS, Parent, Resource
+from ..resources.lookups import LOOKUPS
+from ..translate.errors import InvalidField, UpstreamDataError
+from ..translate.fields import Context, Field, NameIndex, Shape, UnknownName, to_v2
+from ..translate.ids import parse_id
+from ..translate.paging import parse_limit, parse_start
+from .samples import Sampler, SpyContext, seed_entry
+
+PLACEHOLDER_TOKEN = "explain-placeholder-token"
+CALLER = "api.user"
+DEFAULT_CATEGORIES = ("Call", "Email", "Follow-up", "Meeting")
+MAX_SEEDED_START = 500          # a window further down is shown empty: the calls are the same
+SHOWN = 2                       # records a list window shows
+_LINKS = {parent.link: parent for parent in PARENTS.values()}
+_NAME_ROUNDS = 8
+
+
+def _user(ident: int, username: str, zone: str, token: str | None = None) -> dict[str, Any]:
+    return {"id": ident, "username": username, "name": "API User" if username == CALLER else username.title(),
+            "timezone": zone, "token": token or f"explain-user-{ident}"}
+
+
+@dataclass
+class Account:
+    zone: ZoneInfo
+    lists: dict[str, list[dict[str, Any]]]            # look-up -> v2-like records
+    keys: dict[str, str]                               # look-up -> the key names are searched by
+    fixed: set[str]                                    # look-ups given by a map: nothing is added
+    records: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)   # table -> id -> entry
+    copies: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)    # the same, from the demo
+    filtered: bool = False                             # the list keeps matches locally
+
+    @property
+    def caller(self) -> dict[str, Any]:
+        return self.lists["users"][0]
+
+    def add_name(self, lookup: str, key: str, name: str) -> bool:
+        """Add a record named ``name`` to a look-up list; False when it cannot or need not."""
+        if lookup in self.fixed or lookup not in LOOKUPS or LOOKUPS[lookup].single:
+            return False
+        records = self.lists.get(lookup, [])
+        if self.keys.setdefault(lookup, key) != key or NameIndex(records, key).find(name) is not None:
+            return False
+        ident = max((record["id"] for record in records), default=0) + 1
+        # A new list, not an append: the engine caches each list's name index by identity.
+        self.lists[lookup] = [*records, _user(ident, name, self.zone.key) if lookup == "users"
+                              else {"id": ident, key: name}]
+        return True
+
+    def sampler(self, resource: Resource, shape: Shape | None = None) -> Sampler:
+        return Sampler(shape or resource.shapes[0], list_root=resource.list_root, noun=resource.noun,
+                       lists=self.lists, keys=self.keys, zone=self.zone)
+
+    def seed_data(self, *, copies: bool) -> dict[str, list[dict[str, Any]]]:
+        """The account as the emulator's seed tables (named after the v2 collections)."""
+        data: dict[str, list[dict[str, Any]]] = {"users": [
+            {key: user[key] for key in ("id", "username", "name", "timezone", "token")}
+            for user in self.lists["users"]]}
+        for lookup, records in self.lists.items():
+            if lookup != "users" and records:
+                key = self.keys[lookup]
+                data[LOOKUPS[lookup].key] = [{"id": record["id"], key: record[key]} for record in records]
+        tables: dict[str, dict[int, dict[str, Any]]] = {}
+        for table, entries in self.records.items():
+            tables.setdefault(table, {}).update(entries)
+        if copies:
+            for table, entries in self.copies.items():
+                tables.setdefault(table, {}).update(entries)
+        for table, entries in tables.items():
+            data[table] = [entries[ident] for ident in sorted(entries)]
+        return data
+
+    def shown_records(self) -> dict[str, str]:
+        """Which records the account holds, for the explanation's assumptions."""
+        shown = {}
+        for table, entries in sorted(self.records.items()):
+            ids = sorted(entries)
+            shown[table] = (", ".join(map(str, ids)) if len(ids) <= 3 or ids != list(range(ids[0], ids[-1] + 1))
+                            else f"{ids[0]}-{ids[-1]}")
+        return shown
+
+
+def new_account(zone: ZoneInfo, *, owners: Mapping[str, int] | None, owner_zones: Mapping[str, str] | None,
+                categories: Mapping[str, int] | None) -> Account:
+    owner_zones = owner_zones or {}
+    if owners:
+        users = [_user(ident, name, owner_zones.get(name, zone.key)) for name, ident in owners.items()]
+        users[0]["token"] = PLACEHOLDER_TOKEN     # the caller is the map's first user
+    else:
+        users = [_user(1, CALLER, zone.key, PLACEHOLDER_TOKEN)]
+    if categories:
+        named = [{"id": ident, "name": name} for name, ident in categories.items()]
+    else:
+        named = [{"id": index, "name": name} for index, name in enumerate(DEFAULT_CATEGORIES, 1)]
+    fixed = ({"users"} if owners else set()) | ({"categories"} if categories else set())
+    return Account(zone, {"users": users, "categories": named}, {"users": "username", "categories": "name"}, fixed)
+
+
+def learn_names(account: Account, attempt: Callable[[Context], Any], source: Mapping[str, Any], *,
+                creating: bool = False) -> None:
+    """Run a family's rule over the document or query; each name it cannot resolve is added to
+    the look-up it was searched in (unless a map fixed that look-up), until it resolves."""
+    for _ in range(_NAME_ROUNDS):
+        ctx = SpyContext(creating=creating, lists=account.lists, zone_override=account.zone)
+        try:
+            attempt(ctx)
+            return
+        except UnknownName as exc:
+            name = source.get(exc.field)
+            key = ctx.asked.get(exc.lookup)
+            if not isinstance(name, str) or key is None or not account.add_name(exc.lookup, key, name.strip()):
+                return
+        except (InvalidField, UpstreamDataError):
+            return                    # the proxy will answer this itself
+
+
+def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str, Any]] | None, *,
+          zone: ZoneInfo, owners: Mapping[str, int] | None = None, owner_zones: Mapping[str, str] | None = None,
+          categories: Mapping[str, int] | None = None, max_pages: int = 200) -> Account:
+    """The account for one routed v1 request (see the module doc)."""
+    account = new_account(zone, owners=owners, owner_zones=owner_zones, categories=categories)
+    resource, route, params = match.resource, match.route, match.params
+    if resource is None or route is None:
+        return account
+    if document is not None and document[0] in resource.roots:
+        root, v1 = document
+        shape = resource.shape(root)
+        learn_names(account, lambda ctx: to_v2(shape, v1, ctx), v1, creating=route.op == "create")
+    parent: tuple[Parent, int] | None = None
+    if params.get("kind") in PARENTS:
+        ident = parse_id(params.get("id", ""))
+        if ident is not None:
+            parent = (PARENTS[params["kind"]], ident)
+    if route.op == "list" and resource.planner is not None:
+        planned = (parent[0].word, parent[1]) if parent else None
+        learn_names(account, lambda ctx: resource.planner(query, planned, ctx), query)
+    if parent is not None:
+        _add_parent(account, *parent)
+    elif "id" in params and resource.shapes:
+        ident = parse_id(params["id"])
+        if ident is not None:
+            _add_record(account, resource, ident)
+    if route.op == "list":
+        _add_window(account, resource, query, parent, max_pages)
+    return account
+
+
+def _family(collection: str) -> Resource | None:
+    return next((r for r in RESOURCES if r.v2.collection == collection and r.shapes
+                 and any(shape.writable for shape in r.shapes)), None)
+
+
+def _add_record(account: Account, resource: Resource, ident: int) -> None:
+    made = account.sampler(resource).body(ident) if any(s.writable for s in resource.shapes) else None
+    if made is not None:
+        account.records.setdefault(resource.v2.collection, {})[ident] = seed_entry(made[0], ident)
+    _add_copy(account.copies, resource.v2.collection, ident)
+
+
+def _add_parent(account: Account, parent: Parent, ident: int) -> None:
+    family = _family(parent.collection)
+    if family is not None:
+        _add_record(account, family, ident)
+    else:
+        _add_copy(account.records, parent.collection, ident)
+
+
+@functools.lru_cache(maxsize=1)
+def _demo() -> seeds.Seed:
+    return seeds.load_seed(None)
+
+
+def _add_copy(tables: dict[str, dict[int, dict[str, Any]]], table: str, ident: int, *,
+              keep_id: bool = False) -> None:
+    """A copy of the demo account's first record of ``table`` (or the one with ``ident``, for a
+    record another copy links to) under ``ident``, with the records it links to."""
+    entries = getattr(_demo(), table, None)
+    if not isinstance(entries, list) or not entries:
+        return
+    source = next((e for e in entries if e.get("id") == ident), None) if keep_id else entries[0]
+    if source is None:
+        return
+    entry = dict(source) | {"id": ident}
+    tables.setdefault(table, {})[ident] = entry
+    for key, value in entry.items():
+        linked = _LINKS.get(key)
+        if linked is not None and type(value) is int and value not in tables.get(linked.collection, {}):
+            _add_copy(tables, linked.collection, value, keep_id=True)
+
+
+def _add_window(account: Account, resource: Resource, query: Mapping[str, str],
+                parent: tuple[Parent, int] | None, max_pages: int) -> None:
+    if resource.planner is None or not any(s.writable for s in resource.shapes):
+        return
+    try:
+        start, limit = parse_start(query.get("start")), parse_limit(query.get("limit"))
+        ctx = Context(lists=account.lists, zone_override=account.zone)
+        plan = resource.planner(query, (parent[0].word, parent[1]) if parent else None, ctx)
+    except InvalidField:
+        return                                  # the proxy answers 400 itself
+    account.filtered = plan.keep is not None
+    if limit == 0 or start >= max_pages * plan.page_size:
+        return                                  # answered without reading a page
+    count = min(start, MAX_SEEDED_START) + (SHOWN if limit is None else min(limit, SHOWN))
+    shape = resource.shapes[0]
+    extra: dict[str, Any] = {parent[0].link: {"id": parent[1]}} if parent else {}
+    # A v2 query parameter named after a field the shape reads (status=) is met by that field.
+    sources = {column.source for column in shape.columns if isinstance(column, Field)}
+    for key, value in plan.params.items():
+        first = value.split(",")[0].strip()
+        if key in sources and first:
+            extra[key] = first.upper()
+    sampler = account.sampler(resource, shape)
+    made = sampler.body(1, keep=plan.keep, extra=extra)
+    if made is None:
+        return
+    table = account.records.setdefault(resource.v2.collection, {})
+    for ident in range(1, count + 1):
+        body = made[0] if ident == 1 else sampler.body_like(ident, made[1], extra)
+        if body is not None:
+            table[ident] = seed_entry(body, ident)
+
+
+# --- the seed -------------------------------------------------------------------------------------
+
+def make_seed(account: Account) -> tuple[seeds.Seed, list[str]]:
+    """The emulator seed for the account, and notes on anything it could not hold. Samples
+    first; then the demo copies in their place; then users and look-ups only."""
+    problem = ""
+    for data in (account.seed_data(copies=False), account.seed_data(copies=True)):
+        try:
+            return _parse(data), []
+        except seeds.SeedError as exc:
+            problem = str(exc)
+    minimal = {table: entries for table, entries in account.seed_data(copies=False).items()
+               if table == "users" or any(LOOKUPS[name].key == table for name in account.lists if name in LOOKUPS)}
+    return _parse(minimal), [f"the emulator's seed could not hold this request's records ({problem}); "
+                             "only the users and look-ups were seeded, so the records show as missing"]
+
+
+def _parse(data: dict[str, list[dict[str, Any]]]) -> seeds.Seed:
+    from_dict = getattr(seeds, "seed_from_dict", None)
+    if from_dict is not None:
+        return from_dict(data, "(explain)")
+    return seeds.parse_seed(to_toml(data), "(explain)")
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _string(text: str) -> str:
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _string(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    return _string(str(value))                  # dates from the demo seed: written as text
+
+
+def to_toml(data: Mapping[str, list[Mapping[str, Any]]]) -> str:
+    """Seed tables as TOML arrays of tables (what parse_seed reads)."""
+    lines = []
+    for table, entries in data.items():
+        for entry in entries:
+            lines.append(f"[[{_key(table)}]]")
+            lines.extend(f"{_key(key)} = {_value(value)}" for key, value in entry.items())
+    return "\n".join(lines) + "\n"
