@@ -98,7 +98,7 @@ async def fill(request: web.Request, ctx: Context, wanted: set[str],
                current: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
     """Fetch the look-ups not yet in ``ctx`` (cached per token; see upstream/lookups.py)."""
     services = request.app[SERVICES]
-    for name in wanted:
+    for name in sorted(wanted):      # a fixed order: explain and docs/migrating.md show it
         if name in ALIASES:
             if ctx.zone_override is not None:
                 continue                      # [translate] timezone stands in for the users' zones

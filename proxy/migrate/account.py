@@ -167,7 +167,9 @@ def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str,
     elif "id" in params and resource.shapes:
         ident = parse_id(params["id"])
         if ident is not None:
-            _add_record(account, resource, ident)
+            roots = route.options.get("roots")
+            _add_record(account, resource, ident, resource.shape(roots[0]) if roots else None,
+                        route.options.get("example"))
     if route.op == "list":
         _add_window(account, resource, query, parent, max_pages)
     return account
@@ -178,10 +180,17 @@ def _family(collection: str) -> Resource | None:
                  and any(shape.writable for shape in r.shapes)), None)
 
 
-def _add_record(account: Account, resource: Resource, ident: int) -> None:
-    made = account.sampler(resource).body(ident) if any(s.writable for s in resource.shapes) else None
+def _add_record(account: Account, resource: Resource, ident: int, shape: Shape | None = None,
+                example: Mapping[str, Any] | None = None) -> None:
+    """The record a path names: the family's sample (of the route's root), plus what the route's
+    `example` option says it holds (a party's contact, for the route that removes one)."""
+    made = account.sampler(resource, shape).body(ident) if any(s.writable for s in resource.shapes) else None
     if made is not None:
-        account.records.setdefault(resource.v2.collection, {})[ident] = seed_entry(made[0], ident)
+        body = made[0]
+        if example:
+            ctx = Context(lists=account.lists, zone_override=account.zone)
+            body = body | to_v2(shape or resource.shapes[0], example, ctx)
+        account.records.setdefault(resource.v2.collection, {})[ident] = seed_entry(body, ident)
     _add_copy(account.copies, resource.v2.collection, ident)
 
 
@@ -208,7 +217,11 @@ def _add_copy(tables: dict[str, dict[int, dict[str, Any]]], table: str, ident: i
     source = next((e for e in entries if e.get("id") == ident), None) if keep_id else entries[0]
     if source is None:
         return
-    entry = dict(source) | {"id": ident}
+    # Only what a seed entry takes as written: plain values and links by id. Users (owners) and
+    # the lists the demo resolved (tags, fields, contacts) are not the synthetic account's.
+    entry = {key: value for key, value in source.items()
+             if isinstance(value, (str, int, float)) and key not in ("owner", "creator", "organisation")}
+    entry["id"] = ident
     tables.setdefault(table, {})[ident] = entry
     for key, value in entry.items():
         linked = _LINKS.get(key)

@@ -43,7 +43,7 @@ def _fill(route: Route) -> str:
             return pattern.split("|")[0]
         if name == "id":
             return str(PARENT_ID if parent else RECORD_ID)
-        return "1" if name.endswith("id") else "example"
+        return "example" if name == "name" else "1"     # a tag's name; any other parameter is an id
     return _PARAM.sub(value, route.path)
 
 

@@ -155,9 +155,12 @@ def role_and_purpose(match: Match, call: Recorded, claims: Claims, account: Acco
     parent = PARENTS.get(params.get("kind", ""))
     if parent is not None and call.method == "GET" and path == f"/api/v2/{parent.collection}/{params.get('id')}":
         return "look-up", f"the {parent.noun} must exist (the v1 answer is 404 otherwise)"
-    if route.op == "update" and call.method == "GET" and path == f"{resource.v2.path}/{params.get('id')}":
+    if route.op != "show" and call.method == "GET" and path == f"{resource.v2.path}/{params.get('id')}":
+        # Any operation that reads the record it changes (an update, removing a contact, a tag).
         who = claims.of("current")
         return "look-up", f"the stored {resource.noun}" + (f", for {', '.join(who)}" if who else "")
+    if route.op not in ("action",) and route.options.get("doc"):
+        return "call", route.options["doc"]
     return "call", _op_text(resource, route, call, account.filtered)
 
 

@@ -162,6 +162,13 @@ def _type_rule(kind: str) -> Rule:
                      f"{other} is a 400")
 
 
+def _person_needs_a_name(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    """v2 refuses a person with neither name; say so in v1's words, before any call."""
+    if ctx.creating and all(blank(v1.get(name) or "") for name in ("firstName", "lastName")):
+        raise InvalidField("firstName", "a new person needs a firstName or a lastName")
+    return {}
+
+
 _COMMON_HEAD = (
     Field("id", read=ident(), source="id"),
     Rule(("contacts",), read=read_contacts, write=write_contacts, needs_fn=_contacts_needs,
@@ -188,6 +195,8 @@ PERSON_SHAPE = Shape("person", (
          note="written by id, else by name (joins the organisation of that name, or creates it)"),
     *_COMMON_TAIL,
     _type_rule("person"),
+    Rule((), write=_person_needs_a_name, always=True, source="firstName, lastName",
+         note="a new person needs one of them"),
 ))
 
 ORGANISATION_SHAPE = Shape("organisation", (
@@ -274,7 +283,8 @@ PARTY = Resource(
         route("DELETE", "/api/person/{id}", "delete"),
         route("DELETE", "/api/organisation/{id}", "delete"),
         route("DELETE", "/api/party/{id}/contact/{item}", "remove_item", locate=contact_array, item_noun="contact",
-              doc="remove the contact (v2: the party's PUT with _delete)"),
+              doc="remove the contact (v2: the party's PUT with _delete)",
+              example={"contacts": {"phone": [{"phoneNumber": "+44 20 7946 0000"}]}}),
     ),
     doc="People and organisations, with their contacts.",
 )
