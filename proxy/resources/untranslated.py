@@ -10,9 +10,6 @@ from __future__ import annotations
 #: (methods, v1 path template): methods are "GET|PUT" or "*".
 UNTRANSLATED: tuple[tuple[str, str], ...] = (
     # opportunities, cases, additional parties
-    ("*", "/api/opportunity"), ("*", "/api/opportunity/{id}"), ("*", "/api/opportunity/milestones"),
-    ("*", "/api/opportunity/deleted"), ("*", "/api/party/{id}/opportunity"),
-    ("*", "/api/party/{id}/opportunity/{oid}"),
     ("*", "/api/kase"), ("*", "/api/kase/{id}"), ("*", "/api/party/{id}/kase"), ("*", "/api/party/{id}/kase/{kid}"),
     ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
     # history, tags, custom fields
