@@ -11,13 +11,14 @@ from __future__ import annotations
 from ..v1.schemas import STRUCTURE
 from .base import Resource
 from .directory import CATEGORIES, USERS
+from .kase import KASE
 from .opportunity import DELETED_OPPORTUNITIES, MILESTONES, OPPORTUNITY
 from .party import PARTY
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
 RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES,
-                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES)
+                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 
