@@ -12,13 +12,14 @@ from ..v1.schemas import STRUCTURE
 from .base import Resource
 from .directory import CATEGORIES, USERS
 from .kase import KASE
+from .links import ADDITIONAL_PARTIES
 from .opportunity import DELETED_OPPORTUNITIES, MILESTONES, OPPORTUNITY
 from .party import PARTY
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
 RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES,
-                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE)
+                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE, ADDITIONAL_PARTIES)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

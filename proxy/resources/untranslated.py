@@ -9,10 +9,8 @@ from __future__ import annotations
 
 #: (methods, v1 path template): methods are "GET|PUT" or "*".
 UNTRANSLATED: tuple[tuple[str, str], ...] = (
-    # opportunities, cases, additional parties
     # cases: AJ creates them here, with no documented way to name the party
     ("POST", "/api/kase"),
-    ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
     # history, tags, custom fields
     ("*", "/api/{kind:party|opportunity|kase}/{id}/history"),
     ("*", "/api/{kind:party|opportunity|kase}/{id}/history/{hid}"), ("*", "/api/history/{hid}"),
