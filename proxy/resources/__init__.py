@@ -15,11 +15,13 @@ from .kase import KASE
 from .links import ADDITIONAL_PARTIES
 from .opportunity import DELETED_OPPORTUNITIES, MILESTONES, OPPORTUNITY
 from .party import PARTY
+from .reference import COUNTRIES, CURRENCIES, TRACKS
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
 RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES,
-                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE, ADDITIONAL_PARTIES)
+                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE, ADDITIONAL_PARTIES,
+                                   COUNTRIES, CURRENCIES, TRACKS)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

@@ -24,6 +24,8 @@ LOOKUPS: dict[str, LookupSource] = {
     "categories": LookupSource("/api/v2/categories", "categories", "categories_ttl", paged=True),
     # Milestone names resolve within /milestones (the oldest active pipeline's, v1's one set).
     "milestones": LookupSource("/api/v2/milestones", "milestones", "reference_ttl", paged=True),
+    "trackdefinitions": LookupSource("/api/v2/trackdefinitions", "trackDefinitions", "reference_ttl", paged=True),
+    "countries": LookupSource("/api/v2/countries", "countries", "reference_ttl"),
     "currencies": LookupSource("/api/v2/currencies", "currencies", "reference_ttl"),
 }
 

@@ -21,7 +21,5 @@ UNTRANSLATED: tuple[tuple[str, str], ...] = (
     ("*", "/api/{kind:party|opportunity|kase}/customfield/definitions"),
     ("*", "/api/opportuntity/{id}/customfields"),
     # reference data
-    ("*", "/api/countries"), ("*", "/api/currencies"), ("*", "/api/tracks"),
-    ("*", "/api/resource/country"), ("*", "/api/resource/currency"), ("*", "/api/config/country"),
     ("*", "/api/user"),
 )
