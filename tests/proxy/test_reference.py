@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import PHILLIP, XML_BODY
 from .deals import as_json, children, record, xml
 
 
@@ -33,7 +34,7 @@ async def test_fixed_lists_are_answered_from_the_cache(proxy, recorder):
     await xml(proxy, "/api/currencies")
     response = await proxy.post("/api/party/5/opportunity", data="<opportunity><name>X</name><milestoneId>1"
                                 "</milestoneId><currency>EUR</currency><value>1.00</value></opportunity>",
-                                headers={"Authorization": "Basic dG9rLXBoaWxsaXA6eA=="})
+                                headers={**PHILLIP, **XML_BODY})
     assert response.status == 201
     assert recorder.paths() == ["/api/v2/parties/5", "/api/v2/opportunities"]
 
