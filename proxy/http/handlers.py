@@ -124,7 +124,9 @@ def new_context(request: web.Request, *, creating: bool = False) -> Context:
 async def translate_in(request: web.Request, shape: Shape, v1: Mapping[str, Any], ctx: Context,
                        current: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """The v2 body for a v1 document: the look-ups it needs, then the table's rules. A name not
-    in a cached list reads that list once more before the 400 (P3)."""
+    in a cached list reads that list once more before the 400 (P3). What can be checked without
+    a look-up is checked first, so an invalid document costs no upstream call."""
+    engine.precheck(shape, v1, ctx)
     for _ in range(_MAX_ROUNDS):
         wanted = engine.needs(shape, v1, ctx)
         before = (len(ctx.lists), ctx.caller is None, ctx.current is None)
@@ -227,18 +229,30 @@ async def list_records(request: web.Request, resource: Resource, route: Route) -
 async def create(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
     root, v1 = await respond.read_document(request, route.options.get("roots", resource.roots))
     ctx = new_context(request, creating=True)
-    link: dict[str, Any] = {}
+    extra = _query_body(request, route)               # checked before any upstream call
+    # Translated before the parent is checked, so an invalid document costs no upstream call
+    # (only the look-ups it names, P5).
+    body = await translate_in(request, resource.shape(root), v1, ctx) | extra
     if route.options.get("parent") == "link":
         kind, ident = path_parent(request)
-        await require(request, kind.collection, kind.link, ident, kind.noun)  # after the document (P5)
-        link = {kind.link: {"id": ident}}
-    body = await translate_in(request, resource.shape(root), v1, ctx) | link
+        await require(request, kind.collection, kind.link, ident, kind.noun)
+        body[kind.link] = {"id": ident}
     try:
         answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
     except UpstreamError as exc:
         raise _explained(exc, route, v1) from None
     _answer_warnings(request, ctx)
     return created(request, resource, answer)
+
+
+def _query_body(request: web.Request, route: Route) -> dict[str, Any]:
+    """What a route's query parameters add to the v2 body (`?trackId=` -> `tracks`): the option
+    `query_body` is (the parameter names, lower case; a function of them to body fields)."""
+    option = route.options.get("query_body")
+    if option is None:
+        return {}
+    names, build = option
+    return build(query_params(request, names))
 
 
 def _explained(exc: UpstreamError, route: Route, v1: Mapping[str, Any]) -> Exception:
@@ -251,7 +265,10 @@ def _explained(exc: UpstreamError, route: Route, v1: Mapping[str, Any]) -> Excep
 
 
 async def update(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
-    ident = path_id(request, noun=resource.noun)
+    """A partial update. With `parent="move"` the path is `/api/{kind}/{id}/<word>/{item}`: the
+    record `{item}` moves to that parent (which must exist) as it is updated."""
+    moving = route.options.get("parent") == "move"
+    ident = path_id(request, "item" if moving else "id", resource.noun)
     root, v1 = await respond.read_document(request, route.options.get("roots", resource.roots))
     ctx = new_context(request)
 
@@ -259,6 +276,10 @@ async def update(request: web.Request, resource: Resource, route: Route) -> web.
         return await require(request, resource.v2.collection, resource.v2.item, ident, resource.noun)
 
     body = await translate_in(request, resource.shape(root), v1, ctx, current)
+    if moving:                                      # checked after the document, as a create (P5)
+        kind, parent_id = path_parent(request)
+        await require(request, kind.collection, kind.link, parent_id, kind.noun)
+        body[kind.link] = {"id": parent_id}
     try:
         await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: body})
     except UpstreamError as exc:
@@ -280,9 +301,10 @@ async def action(request: web.Request, resource: Resource, route: Route) -> web.
 
 
 async def reference(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
-    """A list answered from a look-up, read fresh (P3): users, task categories, ..."""
+    """A list answered from a look-up, read fresh (P3): users, task categories, ...; with
+    `fresh=False`, from the cache (fixed lists such as countries and currencies)."""
     services, token = request.app[SERVICES], request[TOKEN]
-    items = await services.lookups.get(route.options["lookup"], token, refresh=True)
+    items = await services.lookups.get(route.options["lookup"], token, refresh=route.options.get("fresh", True))
     ctx = new_context(request)
     await fill(request, ctx, set(route.options.get("also", ())))
     read_text = route.options.get("text")

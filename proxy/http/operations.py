@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..resources import check_operations
 from .handlers import CORE_OPERATIONS, Operation
+from .links import LINK_OPERATIONS
 
-OPERATIONS: dict[str, Operation] = {**CORE_OPERATIONS}
+OPERATIONS: dict[str, Operation] = {**CORE_OPERATIONS, **LINK_OPERATIONS}
 
 check_operations(set(OPERATIONS))

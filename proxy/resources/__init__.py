@@ -11,11 +11,17 @@ from __future__ import annotations
 from ..v1.schemas import STRUCTURE
 from .base import Resource
 from .directory import CATEGORIES, USERS
+from .kase import KASE
+from .links import ADDITIONAL_PARTIES
+from .opportunity import DELETED_OPPORTUNITIES, MILESTONES, OPPORTUNITY
 from .party import PARTY
+from .reference import COUNTRIES, CURRENCIES, TRACKS
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
-RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES)
+RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES,
+                                   OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE, ADDITIONAL_PARTIES,
+                                   COUNTRIES, CURRENCIES, TRACKS)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

@@ -22,6 +22,11 @@ LOOKUPS: dict[str, LookupSource] = {
     "users": LookupSource("/api/v2/users", "users", "users_ttl"),
     "caller": LookupSource("/api/v2/users/current", "user", "timezone_ttl", single=True),
     "categories": LookupSource("/api/v2/categories", "categories", "categories_ttl", paged=True),
+    # Milestone names resolve within /milestones (the oldest active pipeline's, v1's one set).
+    "milestones": LookupSource("/api/v2/milestones", "milestones", "reference_ttl", paged=True),
+    "trackdefinitions": LookupSource("/api/v2/trackdefinitions", "trackDefinitions", "reference_ttl", paged=True),
+    "countries": LookupSource("/api/v2/countries", "countries", "reference_ttl"),
+    "currencies": LookupSource("/api/v2/currencies", "currencies", "reference_ttl"),
 }
 
 #: Read look-ups that are another look-up under a condition: "zones" are the users' time zones,

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..translate import v2_data
-from ..translate.dates import format_utc
 from ..translate.errors import InvalidField
 from ..translate.fields import Context, Field, Rule, Shape, blank, ident, stamp, text, text_in
 from .base import ListPlan, Resource, V2, route
+from .query import filtered
 
 
 # --- contacts --------------------------------------------------------------------------------------
@@ -214,24 +213,6 @@ def shape_for(v2: Mapping[str, Any]) -> Shape:
 
 # --- lists -----------------------------------------------------------------------------------------
 
-def lastmodified(raw: str) -> str:
-    """v1 `lastmodified` (`YYYYMMDDTHHMMSS`, UTC) -> v2 `since`; a date that does not exist
-    (v1's own example, 20090631T000000) is a 400 rather than a silent guess (PA1)."""
-    text_ = raw.strip()
-    for form in ("%Y%m%dT%H%M%S", "%Y%m%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
-        try:
-            moment = datetime.strptime(text_, form)
-        except ValueError:
-            continue
-        return format_utc(moment.replace(tzinfo=UTC))
-    raise InvalidField("lastmodified", f"lastmodified must be a real UTC date and time as YYYYMMDDTHHMMSS, "
-                                       f"such as 20090630T000000; got {raw!r}")
-
-
-def filter_plan(path: str, key: str, conditions: list[dict[str, str]]) -> ListPlan:
-    return ListPlan(f"{path}/filters/results", key, filter={"filter": {"conditions": conditions}})
-
-
 def plan_parties(query: Mapping[str, str], parent: tuple[str, int] | None, ctx: Context) -> ListPlan:
     """v1's filters, "one of" (PA1): `q` -> `/parties/search`; `email`, `tag` -> v2 filters (both
     together: both conditions; `GET /api/person` adds `type is person`); `lastmodified` -> `since`.
@@ -245,17 +226,7 @@ def plan_parties(query: Mapping[str, str], parent: tuple[str, int] | None, ctx: 
         if others:
             raise InvalidField(others[0], f"q searches on its own; it cannot be combined with {', '.join(others)}")
         return ListPlan(f"{PARTY.v2.path}/search", "parties", params={"q": given["q"]})
-    conditions = [{"field": name, "operator": "is", "value": given[name]}
-                  for name in ("email", "tag", "type") if name in given]
-    since = lastmodified(given["lastmodified"]) if "lastmodified" in given else None
-    if conditions:
-        plan = filter_plan(PARTY.v2.path, "parties", conditions)
-        if since is None:
-            return plan
-        # The filter's updatedOn is a day, not an instant: keep the exact boundary here.
-        return ListPlan(plan.path, plan.key, filter=plan.filter,
-                        keep=lambda party: (v2_data.text(party, "updatedAt") or "") >= since)
-    return ListPlan(PARTY.v2.path, "parties", params={"since": since} if since else {})
+    return filtered(PARTY.v2.path, "parties", given, ("email", "tag", "type"))
 
 
 #: v1 allowed two organisations of one name; v2 refuses the second (422 on `name`). Say so, and

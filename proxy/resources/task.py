@@ -172,7 +172,10 @@ def write_due(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         stored_zone = ctx.zone_override or _zone_of_user(ctx, _owner_id(ctx.current)) or zone
         if stored_zone == zone and _due_instant(ctx.current, stored_zone) == instant:
             return {}                         # what GET answered: the stored wall time stays
-    due_on, due_time = instant_to_local(instant, zone)
+    try:
+        due_on, due_time = instant_to_local(instant, zone)
+    except OverflowError:      # 0001-01-01T00:00:00Z is the year 0 in New York
+        raise InvalidField("dueDateTime", f"dueDateTime is out of range in {zone.key}: {text_.strip()!r}") from None
     if instant.second:
         ctx.warnings.append(f"dueDateTime {text_.strip()!r}: Capsule keeps due times to the minute; "
                             "the seconds are dropped")

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 #: (methods, v1 path template): methods are "GET|PUT" or "*".
 UNTRANSLATED: tuple[tuple[str, str], ...] = (
-    # opportunities, cases, additional parties
-    ("*", "/api/opportunity"), ("*", "/api/opportunity/{id}"), ("*", "/api/opportunity/milestones"),
-    ("*", "/api/opportunity/deleted"), ("*", "/api/party/{id}/opportunity"),
-    ("*", "/api/party/{id}/opportunity/{oid}"),
-    ("*", "/api/kase"), ("*", "/api/kase/{id}"), ("*", "/api/party/{id}/kase"), ("*", "/api/party/{id}/kase/{kid}"),
-    ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
+    # cases: AJ creates them here, with no documented way to name the party
+    ("POST", "/api/kase"),
     # history, tags, custom fields
     ("*", "/api/{kind:party|opportunity|kase}/{id}/history"),
     ("*", "/api/{kind:party|opportunity|kase}/{id}/history/{hid}"), ("*", "/api/history/{hid}"),
@@ -25,7 +21,5 @@ UNTRANSLATED: tuple[tuple[str, str], ...] = (
     ("*", "/api/{kind:party|opportunity|kase}/customfield/definitions"),
     ("*", "/api/opportuntity/{id}/customfields"),
     # reference data
-    ("*", "/api/countries"), ("*", "/api/currencies"), ("*", "/api/tracks"),
-    ("*", "/api/resource/country"), ("*", "/api/resource/currency"), ("*", "/api/config/country"),
     ("*", "/api/user"),
 )

@@ -232,3 +232,26 @@ def zone_for(name: str | None) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise UpstreamDataError(f"unknown time zone {name!r}") from None
+
+
+# --- calendar days (expectedCloseDate, closeDate, ...) ---
+
+def calendar_day_to_v2(text: str, field: str) -> str:
+    """A v1 day (`YYYY-MM-DD`, or v1's midnight-UTC `YYYY-MM-DDT00:00:00Z`) -> v2 `YYYY-MM-DD`,
+    the date as written: never shifted by a zone, an offset ignored (as for dueDate, T1). A time
+    other than midnight is a 400: it would be lost, and the client may have meant another day."""
+    stamp = _parse_v1(field, text)
+    if stamp.clock not in (None, _MIDNIGHT):
+        raise InvalidField(field, f"{field} is a calendar day: send {stamp.day.isoformat()} or "
+                                  f"{stamp.day.isoformat()}T00:00:00Z, got {text!r}")
+    return stamp.day.isoformat()
+
+
+def calendar_day_to_v1(value: str, key: str) -> str:
+    """A v2 date -> v1's midnight-UTC form; UpstreamDataError when v2 sent no date."""
+    if isinstance(value, str) and _V2_DATE.fullmatch(value):
+        try:
+            return f"{date.fromisoformat(value).isoformat()}T00:00:00Z"
+        except ValueError:
+            pass
+    raise UpstreamDataError(f"v2 {key} is not a date: {value!r}")

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import v2_data
-from .dates import timestamp_to_v1
+from .dates import calendar_day_to_v1, calendar_day_to_v2, timestamp_to_v1
 from .errors import InvalidField
 
 V1Value = Any          # str, a nested record (dict) or a list of them
@@ -386,3 +386,54 @@ def id_in(key: str, link: str) -> Writer:
         value = _text(v1, key).strip()
         return {} if not value else {link: {"id": int(value)}}
     return write
+
+
+# --- calendar days and names that several records may share (opportunities, kases) ------------
+
+def day(key: str) -> Reader:
+    """A v2 date (`expectedCloseOn`) as v1 wrote every day: midnight UTC, never shifted."""
+    def read(v2: Mapping[str, Any], ctx: Context) -> str | None:
+        value = v2_data.text(v2, key)
+        return calendar_day_to_v1(value, key) if value else None
+    return read
+
+
+def day_in(key: str, v2_key: str | None = None) -> Writer:
+    """A v1 day (`YYYY-MM-DD` or midnight UTC) -> a v2 date, as written; blank clears it."""
+    target = v2_key or key
+
+    def write(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+        value = _text(v1, key)
+        return {target: None} if blank(value) else {target: calendar_day_to_v2(value, key)}
+    return write
+
+
+def resolve_one(ctx: Context, field_name: str, name: str, lookup: str, key: str, what: str,
+                listing: str) -> int:
+    """As ``resolve``, where two records of the list may carry the very same name (milestones):
+    that name is a 400 listing their ids, never the first one silently."""
+    index = ctx.index(lookup, key)
+    found = index.find(name)
+    if found is not None:
+        exact = v2_data.text(index.records[found], key)
+        same = sorted(ident for ident, record in index.records.items() if record.get(key) == exact)
+        if len(same) > 1:
+            raise InvalidField(field_name, f"{field_name} {name!r} names {len(same)} {what}s (ids "
+                                           f"{', '.join(map(str, same))}); send the id instead")
+        return found
+    return resolve(ctx, field_name, name, lookup, key, what, listing)
+
+
+def precheck(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> None:
+    """Raise what the columns that need no look-up find wrong, before any upstream call, so an
+    invalid document costs none. A column that needs a look-up (or the stored record) is left
+    to ``to_v2``; what this run writes and warns is thrown away."""
+    dry = Context(creating=ctx.creating, zone_override=ctx.zone_override)
+    for column in shape._writers:  # type: ignore[attr-defined]
+        if not any(name in v1 for name in column.names):
+            if isinstance(column, Field) and column.required and ctx.creating:
+                raise InvalidField(column.name, f"{column.name} is required for a new {shape.root}")
+            if not getattr(column, "always", False):
+                continue
+        if not set(column.needs(v1, dry)):
+            column.write(v1, dry)

@@ -14,7 +14,9 @@ applies to XML bodies, with the same messages (fields named ``"task"`` instead o
   JSON (``NaN`` and trailing data included), nesting too deep -> 400;
 * the document is an object with exactly one key, the root (errors: ``{"message": ...}``);
 * leaves are strings; integers are read in decimal; ``null`` means absent; booleans,
-  fractions, arrays (where the element does not repeat) and objects are 400 naming the field;
+  fractions, arrays (where the element does not repeat) and objects are 400 naming the field,
+  except a fraction where the XSD wants a ``Decimal`` (an opportunity's ``value``: the
+  ``capsule_crm`` gem sends a float), read as the shortest decimal text of that number;
 * unknown keys and keys given twice -> 400 naming them; a character XML cannot carry -> 400.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -38,6 +41,7 @@ __all__ = ["decode", "decode_list", "encode", "encode_list", "encode_error"]
 _BOM = b"\xef\xbb\xbf"
 _WS = " \t\r\n"
 _BOOLEAN_TYPES = frozenset({"Boolean", "Flag"})
+_DECIMAL_TYPES = frozenset({"Decimal"})
 _FREE_TEXT = frozenset({"Text", "Name", "xs:string"})   # kept as sent (D2), as in schemas.Decl
 
 
@@ -120,6 +124,9 @@ class _Walk:
     def leaf(self, key: str, value: object, type_name: str, subject: str | None = None) -> str | None:
         if type(value) is bool and type_name in _BOOLEAN_TYPES:
             value = "true" if value else "false"   # GF sends "@delete": true; the words are v1's
+        elif type(value) is float and type_name in _DECIMAL_TYPES:
+            # repr: the shortest text that reads back as this number, i.e. what the client wrote.
+            value = format(Decimal(repr(value)), "f")
         text = self.scalar(key, value, type_name in _FREE_TEXT)
         if text is not None and not SIMPLE_TYPES[type_name](text):
             subject = subject or JSON_NAMES.el(key)

@@ -209,3 +209,9 @@ async def test_steady_state_create_makes_no_lookup_calls(proxy, recorder):
     recorder.clear()
     await post(proxy, "/api/task", body)
     assert recorder.calls == [("POST", "/api/v2/tasks")]  # zone, owner and category from the cache
+
+
+async def test_a_due_time_out_of_range_in_the_owners_zone_is_a_400(proxy, recorder):
+    # 0001-01-01T00:00:00Z is still the year 0 in New York (phillip's zone): nothing to send.
+    await post(proxy, "/api/task", task_xml(description="x", dueDateTime="0001-01-01T00:00:00Z"), status=400)
+    assert recorder.paths("POST") == []
