@@ -41,6 +41,7 @@ MAX_SEEDED_START = 500          # a window further down is shown empty: the call
 SHOWN = 2                       # records a list window shows
 _LINKS = {parent.link: parent for parent in PARENTS.values()}
 _NAME_ROUNDS = 8
+PARENT_SAMPLE_ID = 9001   # the parent a sample record is created under, out of the way of path ids
 
 
 def _user(ident: int, username: str, zone: str, token: str | None = None) -> dict[str, Any]:
@@ -162,6 +163,11 @@ def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str,
     if route.op == "list" and resource.planner is not None:
         planned = (parent[0].word, parent[1]) if parent else None
         learn_names(account, lambda ctx: resource.planner(query, planned, ctx), query)
+    if "item" in params:        # the record a path names after its parent: moved, linked, removed
+        ident = parse_id(params["item"])
+        family = _family(route.options.get("sub") or resource.v2.collection)
+        if ident is not None and family is not None:
+            _add_record(account, family, ident)
     if parent is not None:
         _add_parent(account, *parent)
     elif "id" in params and resource.shapes:
@@ -186,12 +192,34 @@ def _add_record(account: Account, resource: Resource, ident: int, shape: Shape |
     `example` option says it holds (a party's contact, for the route that removes one)."""
     made = account.sampler(resource, shape).body(ident) if any(s.writable for s in resource.shapes) else None
     if made is not None:
-        body = made[0]
+        body = made[0] | _created_under(account, resource)
         if example:
             ctx = Context(lists=account.lists, zone_override=account.zone)
             body = body | to_v2(shape or resource.shapes[0], example, ctx)
         account.records.setdefault(resource.v2.collection, {})[ident] = seed_entry(body, ident)
     _add_copy(account.copies, resource.v2.collection, ident)
+
+
+def _creatable_under(resource: Resource, parent: Parent) -> bool:
+    return any(route.op == "create" and route.options.get("parent") == "link"
+               and re.search(rf"\{{kind:[^}}]*\b{parent.word}\b", route.path) for route in resource.routes)
+
+
+def _created_under(account: Account, resource: Resource) -> dict[str, Any]:
+    """A family created only under a parent (an opportunity under a party) needs one: the link to
+    a sample parent, added to the account."""
+    creates = [route for route in resource.routes if route.op == "create"]
+    if any(route.options.get("parent") != "link" for route in creates):
+        return {}                               # it can be created on its own (a task)
+    for route in creates:
+        if route.op == "create" and route.options.get("parent") == "link":
+            word = re.search(r"\{kind:(\w+)", route.path)
+            parent = PARENTS.get(word[1]) if word else None
+            if parent is not None and parent.collection != resource.v2.collection:
+                if PARENT_SAMPLE_ID not in account.records.get(parent.collection, {}):
+                    _add_parent(account, parent, PARENT_SAMPLE_ID)
+                return {parent.link: {"id": PARENT_SAMPLE_ID}}
+    return {}
 
 
 def _add_parent(account: Account, parent: Parent, ident: int) -> None:
@@ -244,7 +272,11 @@ def _add_window(account: Account, resource: Resource, query: Mapping[str, str],
         return                                  # answered without reading a page
     count = min(start, MAX_SEEDED_START) + (SHOWN if limit is None else min(limit, SHOWN))
     shape = resource.shapes[0]
-    extra: dict[str, Any] = {parent[0].link: {"id": parent[1]}} if parent else {}
+    # The window's records are linked to the parent when the family is linked by that field (a
+    # task or an opportunity of a party); a list v2 keeps under the parent in a way of its own
+    # (people, additional parties) cannot be met that way, and shows no records.
+    linked = parent is not None and (plan.keep is not None or _creatable_under(resource, parent[0]))
+    extra: dict[str, Any] = {parent[0].link: {"id": parent[1]}} if linked else _created_under(account, resource)
     # A v2 query parameter named after a field the shape reads (status=) is met by that field.
     sources = {column.source for column in shape.columns if isinstance(column, Field)}
     for key, value in plan.params.items():

@@ -39,7 +39,7 @@ def _fill(route: Route) -> str:
 
     def value(param: re.Match[str]) -> str:
         name, pattern = param[1], param[2]
-        if pattern and "|" in pattern:
+        if pattern:                                  # {kind:party|opportunity|kase}, {kind:party}
             return pattern.split("|")[0]
         if name == "id":
             return str(PARENT_ID if parent else RECORD_ID)
@@ -49,7 +49,9 @@ def _fill(route: Route) -> str:
 
 def example(resource: Resource, route: Route, zone: ZoneInfo) -> Example:
     path = _fill(route)
-    if route.op == "list" and {"start", "limit"} <= set(resource.list_params):
+    if route.op == "list" and route.options.get("example_query"):
+        path += "?" + route.options["example_query"]      # a list that cannot be read without it
+    elif route.op == "list" and {"start", "limit"} <= set(resource.list_params):
         path += "?start=0&limit=10"
     if route.op not in _READS_DOCUMENT or not resource.shapes:
         return Example(resource, route, route.method, path)

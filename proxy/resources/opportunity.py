@@ -225,6 +225,6 @@ DELETED_OPPORTUNITIES = Resource(
     name="deletedOpportunity", noun="deleted opportunity", shapes=(DELETED_SHAPE,),
     list_root="deletedOpportunities", v2=V2("opportunities", "opportunity"), planner=plan_deleted,
     list_params=("start", "limit", "since"),
-    routes=(route("GET", "/api/opportunity/deleted", "list"),),
+    routes=(route("GET", "/api/opportunity/deleted", "list", example_query="since=20260101T000000"),),
     doc="Which opportunities were deleted since a moment, and when.",
 )

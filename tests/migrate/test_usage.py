@@ -434,6 +434,8 @@ async def _v1_calls(client: Any) -> dict[tuple[str, str, str, str], float]:
 
 
 async def test_junk_clients_cannot_push_a_real_client_out(make_proxy):
+    from tests.conftest import untranslated_call
+    method, untranslated, _ = untranslated_call()
     proxy = await make_proxy(usage={"max_clients": 2})
     real = _auth("tok-phillip", "billing/2.0")
     assert (await proxy.get("/api/task/1", headers=real)).status == 200
@@ -442,7 +444,7 @@ async def test_junk_clients_cannot_push_a_real_client_out(make_proxy):
         assert (await proxy.get("/api/task/1", headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
                 ).status == 401                               # the upstream refuses the token
         assert (await proxy.get("/api/task/1", headers=junk)).status == 401          # no token at all
-        assert (await proxy.get("/api/tracks", headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
+        assert (await proxy.request(method, untranslated, headers={**junk, "Authorization": _basic(f"tok-junk-{index}")})
                 ).status == 501                               # never reaches the upstream
     assert (await proxy.get("/api/task/1", headers=real)).status == 200
     assert (await proxy.get("/api/tasks", headers=_auth("tok-sofia", "crm-sync/4"))).status == 200
@@ -526,20 +528,22 @@ async def test_the_counter_is_bounded_and_names_no_token(make_proxy):
 async def test_a_fleet_of_sidecars_adds_up_in_prometheus(make_proxy):
     """Each sidecar counts its own calls; with one salt, a client has one label fleet-wide, so
     Prometheus' sum over the sidecars is the fleet's usage."""
+    from tests.conftest import untranslated_call
+    method, untranslated, label = untranslated_call()
     sidecars = [await make_proxy(usage={"salt": "fleet-salt"}) for _ in range(2)]
     billing, sync = _auth("tok-phillip", "billing/2.0"), _auth("tok-sofia", "crm-sync/4")
     for sidecar, times in zip(sidecars, (3, 5)):
         for _ in range(times):
             assert (await sidecar.get("/api/task/1", headers=billing)).status == 200
     assert (await sidecars[1].get("/api/tasks", headers=sync)).status == 200
-    assert (await sidecars[0].get("/api/tracks", headers=billing)).status == 501
+    assert (await sidecars[0].request(method, untranslated, headers=billing)).status == 501
     assert (await sidecars[1].get("/api/task/1", headers={"User-Agent": "junk"})).status == 401
     summed: Tally[tuple[str, str, str, str]] = Tally()
     for sidecar in sidecars:
         summed.update(await _v1_calls(sidecar))
     phillip, sofia = _digest("fleet-salt", "tok-phillip"), _digest("fleet-salt", "tok-sofia")
     assert summed == {("/api/task/{id}", "GET", "2xx", phillip): 8, ("/api/tasks", "GET", "2xx", sofia): 1,
-                      ("/api/tracks", "GET", "5xx", phillip): 1,
+                      (label, method, "5xx", phillip): 1,
                       ("/api/task/{id}", "GET", "4xx", usage.OTHER_LABEL): 1}
     totals = [(await (await sidecar.get("/_proxy/usage")).json())["total"] for sidecar in sidecars]
     assert sum(totals) == sum(summed.values()) == 11
