@@ -227,12 +227,13 @@ async def list_records(request: web.Request, resource: Resource, route: Route) -
 async def create(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
     root, v1 = await respond.read_document(request, route.options.get("roots", resource.roots))
     ctx = new_context(request, creating=True)
-    link: dict[str, Any] = {}
+    # Translated before the parent is read, so a document the translation refuses (a blank
+    # note, a date that does not exist) costs no upstream call either (P5).
+    body = await translate_in(request, resource.shape(root), v1, ctx)
     if route.options.get("parent") == "link":
         kind, ident = path_parent(request)
         await require(request, kind.collection, kind.link, ident, kind.noun)  # after the document (P5)
-        link = {kind.link: {"id": ident}}
-    body = await translate_in(request, resource.shape(root), v1, ctx) | link
+        body |= {kind.link: {"id": ident}}
     try:
         answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
     except UpstreamError as exc:
