@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..resources import check_operations
 from .handlers import CORE_OPERATIONS, Operation
+from .subrecords import SUBRECORD_OPERATIONS
 
-OPERATIONS: dict[str, Operation] = {**CORE_OPERATIONS}
+OPERATIONS: dict[str, Operation] = {**CORE_OPERATIONS, **SUBRECORD_OPERATIONS}
 
 check_operations(set(OPERATIONS))

@@ -11,11 +11,12 @@ from __future__ import annotations
 from ..v1.schemas import STRUCTURE
 from .base import Resource
 from .directory import CATEGORIES, USERS
+from .history import HISTORY
 from .party import PARTY
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
-RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES)
+RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES, HISTORY)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

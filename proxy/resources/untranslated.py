@@ -15,9 +15,7 @@ UNTRANSLATED: tuple[tuple[str, str], ...] = (
     ("*", "/api/party/{id}/opportunity/{oid}"),
     ("*", "/api/kase"), ("*", "/api/kase/{id}"), ("*", "/api/party/{id}/kase"), ("*", "/api/party/{id}/kase/{kid}"),
     ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
-    # history, tags, custom fields
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/history"),
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/history/{hid}"), ("*", "/api/history/{hid}"),
+    # tags, custom fields
     ("*", "/api/{kind:party|opportunity|kase}/{id}/tag"), ("*", "/api/{kind:party|opportunity|kase}/{id}/tag/{name}"),
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfields"),
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield"),
