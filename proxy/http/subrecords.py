@@ -10,14 +10,100 @@ a dropped connection leaves its fate unknown, as for creates in R1).
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from aiohttp import web
 
-from ..resources.base import Resource, Route
+from ..keys import PARAMS, SERVICES
+from ..resources.base import Parent, Resource, Route
+from ..resources.tag import TAG_SHAPE, find_tag, tag_name
+from ..translate import fields as engine
 from ..translate import v2_data
-from ..upstream.client import UpstreamError
+from ..upstream.client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from . import respond
+from .addresses import public_base
 from .errors import V1Error
 from .handlers import Operation, _call, _item, new_context, path_id, path_parent, translate_in
+
+# --- the parent record ------------------------------------------------------------------------------
+
+async def embedded(request: web.Request, kind: Parent, ident: int, embed: str) -> dict[str, Any]:
+    """The parent's v2 record with ``embed`` (tags, fields), or a v1 404 naming it."""
+    try:
+        answer = await _call(request, "GET", f"/api/v2/{kind.collection}/{ident}", params={"embed": embed})
+    except UpstreamError as exc:
+        if exc.status == 404:
+            raise V1Error(404, f"there is no {kind.noun} with id {ident}") from None
+        raise
+    return _item(answer, kind.link)
+
+
+async def write_parent(request: web.Request, kind: Parent, ident: int, body: dict[str, Any], change: str) -> None:
+    """One PUT of the parent record. When it fails, the answer says that ``change`` was not
+    applied (nothing was sent) or may have been (it was sent), and that nothing else was changed:
+    the calls before it only read."""
+    where = f"{kind.noun} {ident}"
+    check = f"read it back (GET /api/{kind.word}/{ident}/...) before sending the request again"
+    try:
+        await _call(request, "PUT", f"/api/v2/{kind.collection}/{ident}", json={kind.link: body})
+    except UpstreamError as exc:
+        if exc.status == 404:
+            raise V1Error(404, f"there is no {kind.noun} with id {ident}") from None
+        if exc.status < 500:
+            raise                             # refused (422 -> 400, 429, ...): nothing was applied
+        raise V1Error(502, f"Capsule answered {exc.status} to the change of {where}: {change} may or may "
+                           f"not have been applied, and nothing else was changed; {check}") from None
+    except UpstreamTimeout:
+        raise V1Error(504, f"Capsule did not answer the change of {where} in time: {change} may or may not "
+                           f"have been applied, and nothing else was changed; {check}") from None
+    except UpstreamUnavailable as exc:
+        if not exc.sent:
+            raise V1Error(502, f"Capsule could not be reached ({exc}): {change} was not applied to {where}, "
+                               "and nothing was changed") from None
+        raise V1Error(502, f"Capsule broke off the change of {where} ({exc}): {change} may or may not have "
+                           f"been applied, and nothing else was changed; {check}") from None
+
+
+# --- tags -------------------------------------------------------------------------------------------
+
+async def tags(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """GET /api/{kind}/{id}/tag: the names on the record read with embed=tags (one call)."""
+    kind, ident = path_parent(request)
+    record = await embedded(request, kind, ident, "tags")
+    ctx = new_context(request)
+    items = [("tag", engine.to_v1(TAG_SHAPE, tag, ctx))
+             for tag in v2_data.records(record.get("tags") or [], "tags")]
+    return respond.listing(request, resource.list_root, items, item="tag")
+
+
+async def add_tag(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """POST /api/{kind}/{id}/tag/{name}: 200 when the record has it (one call), else attached by
+    name, which defines it when the account has none of that name: 201 and its Location (TG2)."""
+    kind, ident = path_parent(request)
+    name = tag_name(request[PARAMS]["name"])
+    record = await embedded(request, kind, ident, "tags")
+    if find_tag(record, name) is not None:
+        return respond.empty(200)
+    await write_parent(request, kind, ident, {"tags": [{"name": name}]}, f"tag {name!r} (added)")
+    base = public_base(request, request.app[SERVICES].settings)
+    return respond.empty(201, {"Location": f"{base}/api/{kind.word}/{ident}/tag/{quote(name, safe='')}"})
+
+
+async def remove_tag(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """DELETE /api/{kind}/{id}/tag/{name}: detached by its id on the record (two calls). A tag the
+    record does not have is already gone: 200, with a Warning saying so (TG3)."""
+    kind, ident = path_parent(request)
+    name = tag_name(request[PARAMS]["name"])
+    record = await embedded(request, kind, ident, "tags")
+    tag = find_tag(record, name)
+    if tag is None:
+        respond.warn(request, [f"{kind.noun} {ident} has no tag {name!r}; nothing was removed"])
+        return respond.empty(200)
+    await write_parent(request, kind, ident, {"tags": [{"id": v2_data.id_number(tag), "_delete": True}]},
+                       f"tag {name!r} (removed)")
+    return respond.empty(200)
+
 
 # --- an item named under its parent -------------------------------------------------------------------
 
@@ -59,5 +145,6 @@ async def delete_in_parent(request: web.Request, resource: Resource, route: Rout
 
 
 SUBRECORD_OPERATIONS: dict[str, Operation] = {
+    "tags": tags, "add_tag": add_tag, "remove_tag": remove_tag,
     "update_in_parent": update_in_parent, "delete_in_parent": delete_in_parent,
 }

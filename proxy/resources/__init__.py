@@ -13,10 +13,11 @@ from .base import Resource
 from .directory import CATEGORIES, USERS
 from .history import HISTORY
 from .party import PARTY
+from .tag import TAGS
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
-RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES, HISTORY)
+RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES, HISTORY, TAGS)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

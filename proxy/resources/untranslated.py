@@ -15,8 +15,7 @@ UNTRANSLATED: tuple[tuple[str, str], ...] = (
     ("*", "/api/party/{id}/opportunity/{oid}"),
     ("*", "/api/kase"), ("*", "/api/kase/{id}"), ("*", "/api/party/{id}/kase"), ("*", "/api/party/{id}/kase/{kid}"),
     ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
-    # tags, custom fields
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/tag"), ("*", "/api/{kind:party|opportunity|kase}/{id}/tag/{name}"),
+    # custom fields
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfields"),
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield"),
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield/{fid}"),
