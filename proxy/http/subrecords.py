@@ -15,11 +15,15 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ..keys import PARAMS, SERVICES
+from ..keys import PARAMS, SERVICES, TOKEN
 from ..resources.base import Parent, Resource, Route
+from ..resources.custom_field import (CUSTOM_FIELD_SHAPE, join, lookup_name, needs_stored_values, plan_changes,
+                                      shown, stored_values, unknown_definitions, v2_body)
+from ..resources.custom_field import check_items as check_custom_fields
 from ..resources.tag import TAG_SHAPE, find_tag, tag_name
 from ..translate import fields as engine
 from ..translate import v2_data
+from ..translate.fields import UnknownName
 from ..upstream.client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from . import respond
 from .addresses import public_base
@@ -105,6 +109,57 @@ async def remove_tag(request: web.Request, resource: Resource, route: Route) -> 
     return respond.empty(200)
 
 
+# --- custom fields ------------------------------------------------------------------------------------
+
+async def _definitions(request: web.Request, kind: Parent, *, refresh: bool = False) -> list[Any]:
+    return await request.app[SERVICES].lookups.get(lookup_name(kind.word), request[TOKEN], refresh=refresh)
+
+
+async def custom_fields(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """GET /api/{kind}/{id}/customfields: the record with embed=fields, each value joined to its
+    (cached) definition; a value of a definition the cache does not know reads it once more."""
+    kind, ident = path_parent(request)
+    record = await embedded(request, kind, ident, "fields")
+    values = v2_data.records(record.get("fields") or [], "fields")
+    definitions = await _definitions(request, kind)
+    if unknown_definitions(values, definitions):
+        definitions = await _definitions(request, kind, refresh=True)
+    ctx = new_context(request)
+    items = [("customField", engine.to_v1(CUSTOM_FIELD_SHAPE, value, ctx))
+             for value in join(values, definitions) if shown(value)]
+    return respond.listing(request, resource.list_root, items, item="customField")
+
+
+async def write_custom_fields(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
+    """PUT or POST /api/{kind}/{id}/customfields: every field resolved and converted before
+    anything is sent (an unknown label writes nothing), then one PUT of the record. Clearing a
+    field needs its value's id, so only then is the record read first (CF5)."""
+    kind, ident = path_parent(request)
+    _, document = await respond.read_document(request, (resource.list_root,))
+    items = document.get("customField") or []
+    check_custom_fields(items)
+    if not items:                             # nothing to write: still a 404 for a missing record
+        await embedded(request, kind, ident, "fields")
+        return respond.empty(200)
+    lookup = lookup_name(kind.word)
+    try:
+        changes = plan_changes(items, await _definitions(request, kind), kind.word, lookup)
+    except UnknownName:
+        changes = plan_changes(items, await _definitions(request, kind, refresh=True), kind.word, lookup)
+    stored = None
+    if needs_stored_values(changes):
+        stored = stored_values(await embedded(request, kind, ident, "fields"))
+    body = v2_body(changes, stored)
+    if not body:
+        if stored is None:                    # nothing to write: still a 404 for a missing record
+            await embedded(request, kind, ident, "fields")
+        return respond.empty(200)
+    described = ", ".join(repr(change.label) for change in changes)
+    await write_parent(request, kind, ident, body, f"the custom field{'s' if len(changes) > 1 else ''} "
+                                                   f"{described}")
+    return respond.empty(200)
+
+
 # --- an item named under its parent -------------------------------------------------------------------
 
 async def _in_parent(request: web.Request, resource: Resource) -> int:
@@ -146,5 +201,6 @@ async def delete_in_parent(request: web.Request, resource: Resource, route: Rout
 
 SUBRECORD_OPERATIONS: dict[str, Operation] = {
     "tags": tags, "add_tag": add_tag, "remove_tag": remove_tag,
+    "custom_fields": custom_fields, "write_custom_fields": write_custom_fields,
     "update_in_parent": update_in_parent, "delete_in_parent": delete_in_parent,
 }

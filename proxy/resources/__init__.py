@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..v1.schemas import STRUCTURE
 from .base import Resource
+from .custom_field import CUSTOM_FIELD_DEFINITIONS, CUSTOM_FIELDS
 from .directory import CATEGORIES, USERS
 from .history import HISTORY
 from .party import PARTY
@@ -17,7 +18,8 @@ from .tag import TAGS
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
-RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES, HISTORY, TAGS)
+RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES,
+                                   HISTORY, TAGS, CUSTOM_FIELDS, CUSTOM_FIELD_DEFINITIONS)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

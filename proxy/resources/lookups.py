@@ -22,6 +22,11 @@ LOOKUPS: dict[str, LookupSource] = {
     "users": LookupSource("/api/v2/users", "users", "users_ttl"),
     "caller": LookupSource("/api/v2/users/current", "user", "timezone_ttl", single=True),
     "categories": LookupSource("/api/v2/categories", "categories", "categories_ttl", paged=True),
+    # Custom field definitions, one list per kind of record (their ids may repeat across kinds).
+    "party_fields": LookupSource("/api/v2/parties/fields/definitions", "definitions", "reference_ttl", paged=True),
+    "opportunity_fields": LookupSource("/api/v2/opportunities/fields/definitions", "definitions",
+                                       "reference_ttl", paged=True),
+    "kase_fields": LookupSource("/api/v2/kases/fields/definitions", "definitions", "reference_ttl", paged=True),
 }
 
 #: Read look-ups that are another look-up under a condition: "zones" are the users' time zones,

@@ -15,11 +15,8 @@ UNTRANSLATED: tuple[tuple[str, str], ...] = (
     ("*", "/api/party/{id}/opportunity/{oid}"),
     ("*", "/api/kase"), ("*", "/api/kase/{id}"), ("*", "/api/party/{id}/kase"), ("*", "/api/party/{id}/kase/{kid}"),
     ("*", "/api/{kind:opportunity|kase}/{id}/party"), ("*", "/api/{kind:opportunity|kase}/{id}/party/{pid}"),
-    # custom fields
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfields"),
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield"),
+    # custom fields: the 2010-era per-field calls, and the v1 documentation's typo
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield/{fid}"),
-    ("*", "/api/{kind:party|opportunity|kase}/customfield/definitions"),
     ("*", "/api/opportuntity/{id}/customfields"),
     # reference data
     ("*", "/api/countries"), ("*", "/api/currencies"), ("*", "/api/tracks"),

@@ -381,3 +381,20 @@ def id_in(key: str, link: str) -> Writer:
         value = _text(v1, key).strip()
         return {} if not value else {link: {"id": int(value)}}
     return write
+
+
+# --- calendar days (a custom field's date) ----------------------------------------------------------
+
+def calendar_day(field_name: str, text_: str) -> str:
+    """A v1 day (``2011-03-13``, or v1's midnight form ``2011-03-13T00:00:00Z``) -> v2's
+    ``YYYY-MM-DD``, the day as written, never shifted by an offset. A time other than midnight is
+    a 400: it would be lost silently."""
+    from datetime import time
+
+    from .dates import _parse_v1     # the one v1 date-time grammar
+
+    found = _parse_v1(field_name, text_)
+    if found.clock not in (None, time(0)):
+        raise InvalidField(field_name, f"{field_name} is a day, without a time of day; got {text_.strip()!r} "
+                                       "(send 2011-03-13 or 2011-03-13T00:00:00Z)")
+    return found.day.isoformat()
