@@ -30,6 +30,7 @@ from .addresses import public_base
 from .errors import V1Error
 from .handlers import Operation, _call, _item, new_context, path_id, path_parent, translate_in
 
+
 # --- the parent record ------------------------------------------------------------------------------
 
 async def embedded(request: web.Request, kind: Parent, ident: int, embed: str) -> dict[str, Any]:
@@ -43,12 +44,13 @@ async def embedded(request: web.Request, kind: Parent, ident: int, embed: str) -
     return _item(answer, kind.link)
 
 
-async def write_parent(request: web.Request, kind: Parent, ident: int, body: dict[str, Any], change: str) -> None:
+async def write_parent(request: web.Request, kind: Parent, ident: int, body: dict[str, Any], change: str,
+                       read_back: str) -> None:
     """One PUT of the parent record. When it fails, the answer says that ``change`` was not
     applied (nothing was sent) or may have been (it was sent), and that nothing else was changed:
-    the calls before it only read."""
+    the calls before it only read. ``read_back`` is the v1 path word to check it with."""
     where = f"{kind.noun} {ident}"
-    check = f"read it back (GET /api/{kind.word}/{ident}/...) before sending the request again"
+    check = f"read GET /api/{kind.word}/{ident}/{read_back} before sending the request again"
     try:
         await _call(request, "PUT", f"/api/v2/{kind.collection}/{ident}", json={kind.link: body})
     except UpstreamError as exc:
@@ -89,7 +91,7 @@ async def add_tag(request: web.Request, resource: Resource, route: Route) -> web
     record = await embedded(request, kind, ident, "tags")
     if find_tag(record, name) is not None:
         return respond.empty(200)
-    await write_parent(request, kind, ident, {"tags": [{"name": name}]}, f"tag {name!r} (added)")
+    await write_parent(request, kind, ident, {"tags": [{"name": name}]}, f"tag {name!r} (added)", "tag")
     base = public_base(request, request.app[SERVICES].settings)
     return respond.empty(201, {"Location": f"{base}/api/{kind.word}/{ident}/tag/{quote(name, safe='')}"})
 
@@ -105,7 +107,7 @@ async def remove_tag(request: web.Request, resource: Resource, route: Route) -> 
         respond.warn(request, [f"{kind.noun} {ident} has no tag {name!r}; nothing was removed"])
         return respond.empty(200)
     await write_parent(request, kind, ident, {"tags": [{"id": v2_data.id_number(tag), "_delete": True}]},
-                       f"tag {name!r} (removed)")
+                       f"tag {name!r} (removed)", "tag")
     return respond.empty(200)
 
 
@@ -155,8 +157,8 @@ async def write_custom_fields(request: web.Request, resource: Resource, route: R
             await embedded(request, kind, ident, "fields")
         return respond.empty(200)
     described = ", ".join(repr(change.label) for change in changes)
-    await write_parent(request, kind, ident, body, f"the custom field{'s' if len(changes) > 1 else ''} "
-                                                   f"{described}")
+    await write_parent(request, kind, ident, body,
+                       f"the custom field{'s' if len(changes) > 1 else ''} {described}", "customfields")
     return respond.empty(200)
 
 
