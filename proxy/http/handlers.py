@@ -227,13 +227,17 @@ async def list_records(request: web.Request, resource: Resource, route: Route) -
 async def create(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:
     root, v1 = await respond.read_document(request, route.options.get("roots", resource.roots))
     ctx = new_context(request, creating=True)
-    # Translated before the parent is read, so a document the translation refuses (a blank
-    # note, a date that does not exist) costs no upstream call either (P5).
-    body = await translate_in(request, resource.shape(root), v1, ctx)
+    # translate_first: a document the translation refuses (a date that does not exist) costs no
+    # call either, not even the parent's look-up; by default the parent is read first (P5).
+    body = await translate_in(request, resource.shape(root), v1, ctx) if route.options.get("translate_first") else None
+    link: dict[str, Any] = {}
     if route.options.get("parent") == "link":
         kind, ident = path_parent(request)
         await require(request, kind.collection, kind.link, ident, kind.noun)  # after the document (P5)
-        body |= {kind.link: {"id": ident}}
+        link = {kind.link: {"id": ident}}
+    if body is None:
+        body = await translate_in(request, resource.shape(root), v1, ctx)
+    body |= link
     try:
         answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
     except UpstreamError as exc:

@@ -147,7 +147,7 @@ HISTORY = Resource(
     v2=V2("entries", "entry", page_size=ENTRY_PAGE), location="/api/history/{id}", planner=plan_history,
     routes=(
         route("GET", f"/api/{PARENT_PATTERN}/{{id}}/history", "list", parent="scoped"),
-        route("POST", f"/api/{PARENT_PATTERN}/{{id}}/history", "create", parent="link"),
+        route("POST", f"/api/{PARENT_PATTERN}/{{id}}/history", "create", parent="link", translate_first=True),
         route("GET", "/api/history/{id}", "show"),
         route("PUT", "/api/history/{id}", "update"),
         route("DELETE", "/api/history/{id}", "delete"),

@@ -169,6 +169,7 @@ async def test_another_creator_is_kept_as_the_caller_with_a_warning(proxy, recor
     ('{"historyItem": {"note": true}}', "note"),
 ])
 async def test_bad_input_is_a_400_naming_it_and_sends_nothing(proxy, recorder, body, named):
+    # The route translates first (translate_first): an impossible date costs no call either.
     headers = {"Content-Type": "application/json"} if body.startswith("{") else {"Content-Type": "application/xml"}
     response = await proxy.post("/api/party/1/history", data=body, headers={**PHILLIP, **headers})
     assert response.status == 400

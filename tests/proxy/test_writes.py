@@ -116,13 +116,6 @@ async def test_linked_create_with_a_bad_body_never_reaches_upstream(proxy, recor
     assert recorder.calls == []
 
 
-async def test_linked_create_the_translation_refuses_never_reaches_upstream(proxy, recorder):
-    # Valid for the XSD, refused by the translation (no due date): still no call, not even the
-    # parent's look-up (P5).
-    await post(proxy, "/api/party/1/task", b"<task><description>x</description></task>", status=400)
-    assert recorder.calls == []
-
-
 async def test_location_uses_public_url(make_proxy):
     proxy = await make_proxy(server={"public_url": "https://capsule.example.com/"})
     response = await post(proxy, "/api/task", task_xml(description="x", dueDate="2026-02-02T00:00:00Z"))
