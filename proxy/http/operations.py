@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..resources import check_operations
 from .handlers import CORE_OPERATIONS, Operation
 from .links import LINK_OPERATIONS
+from .subrecords import SUBRECORD_OPERATIONS
 
-OPERATIONS: dict[str, Operation] = {**CORE_OPERATIONS, **LINK_OPERATIONS}
+OPERATIONS: dict[str, Operation] = {**CORE_OPERATIONS, **LINK_OPERATIONS, **SUBRECORD_OPERATIONS}
 
 check_operations(set(OPERATIONS))

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from ..v1.schemas import STRUCTURE
 from .base import Resource
+from .custom_field import CUSTOM_FIELD_DEFINITIONS, CUSTOM_FIELDS
 from .directory import CATEGORIES, USERS
+from .history import HISTORY
 from .kase import KASE
 from .links import ADDITIONAL_PARTIES
 from .opportunity import DELETED_OPPORTUNITIES, MILESTONES, OPPORTUNITY
 from .party import PARTY
 from .reference import COUNTRIES, CURRENCIES, TRACKS
+from .tag import TAGS
 from .task import TASK
 from .untranslated import UNTRANSLATED
 
 RESOURCES: tuple[Resource, ...] = (TASK, PARTY, USERS, CATEGORIES,
                                    OPPORTUNITY, MILESTONES, DELETED_OPPORTUNITIES, KASE, ADDITIONAL_PARTIES,
-                                   COUNTRIES, CURRENCIES, TRACKS)
+                                   COUNTRIES, CURRENCIES, TRACKS, HISTORY, TAGS, CUSTOM_FIELDS,
+                                   CUSTOM_FIELD_DEFINITIONS)
 
 __all__ = ["RESOURCES", "UNTRANSLATED", "check_operations"]
 

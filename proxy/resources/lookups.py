@@ -27,6 +27,11 @@ LOOKUPS: dict[str, LookupSource] = {
     "trackdefinitions": LookupSource("/api/v2/trackdefinitions", "trackDefinitions", "reference_ttl", paged=True),
     "countries": LookupSource("/api/v2/countries", "countries", "reference_ttl"),
     "currencies": LookupSource("/api/v2/currencies", "currencies", "reference_ttl"),
+    # Custom field definitions, one list per kind of record (their ids may repeat across kinds).
+    "party_fields": LookupSource("/api/v2/parties/fields/definitions", "definitions", "reference_ttl", paged=True),
+    "opportunity_fields": LookupSource("/api/v2/opportunities/fields/definitions", "definitions",
+                                       "reference_ttl", paged=True),
+    "kase_fields": LookupSource("/api/v2/kases/fields/definitions", "definitions", "reference_ttl", paged=True),
 }
 
 #: Read look-ups that are another look-up under a condition: "zones" are the users' time zones,

@@ -11,15 +11,7 @@ from __future__ import annotations
 UNTRANSLATED: tuple[tuple[str, str], ...] = (
     # cases: AJ creates them here, with no documented way to name the party
     ("POST", "/api/kase"),
-    # history, tags, custom fields
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/history"),
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/history/{hid}"), ("*", "/api/history/{hid}"),
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/tag"), ("*", "/api/{kind:party|opportunity|kase}/{id}/tag/{name}"),
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfields"),
-    ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield"),
+    # custom fields: the 2010-era per-field calls, and the v1 documentation's typo
     ("*", "/api/{kind:party|opportunity|kase}/{id}/customfield/{fid}"),
-    ("*", "/api/{kind:party|opportunity|kase}/customfield/definitions"),
     ("*", "/api/opportuntity/{id}/customfields"),
-    # reference data
-    ("*", "/api/user"),
 )
