@@ -161,7 +161,7 @@ def test_labels_that_name_no_field_or_several(label, tag, error, named):
     ({"label": "Employees", "text": "12 apples"}, "text", "not a number"),
     ({"label": "Start", "tag": "Staff", "text": "2020-01-01"}, "text", "send its value in date"),
     ({"label": "Start", "tag": "Staff", "date": "2020-01-01T09:00:00Z"}, "the date of custom field 'Start'",
-     "without a time of day"),
+     "is a calendar day"),
 ])
 def test_a_value_of_the_wrong_type_is_refused_naming_the_field(item, element, named):
     with pytest.raises(InvalidField) as raised:
