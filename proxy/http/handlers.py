@@ -144,9 +144,12 @@ async def translate_out(request: web.Request, resource: Resource, v2_items: list
                         ctx: Context) -> list[tuple[str, dict[str, Any]]]:
     """v2 objects -> (v1 root, record) pairs, with the look-ups reading them needs."""
     shapes = [resource.answer_shape(item) for item in v2_items]
+    by_shape: dict[Any, list[dict[str, Any]]] = {}
+    for shape, item in zip(shapes, v2_items):
+        by_shape.setdefault(shape, []).append(item)
     wanted: set[str] = set()
-    for shape in set(shapes):
-        wanted |= engine.read_needs(shape, v2_items)
+    for shape, items in by_shape.items():
+        wanted |= engine.read_needs(shape, items)
     await fill(request, ctx, wanted)
     return [(shape.root, engine.to_v1(shape, item, ctx)) for shape, item in zip(shapes, v2_items)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..translate import v2_data
@@ -31,6 +32,10 @@ class ContactKind:
     array: str
     fields: tuple[tuple[str, str], ...]
     read_only: tuple[str, ...] = ()
+
+    @cached_property
+    def writable(self) -> tuple[tuple[str, str], ...]:
+        return tuple(pair for pair in self.fields if pair[0] not in self.read_only)
 
 
 #: Grouped in this order, as v1 wrote them. Types and services pass through both ways: v2 widened
@@ -55,10 +60,13 @@ def read_contacts(v2: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             continue
         rows = []
         for item in v2_data.records(items, kind.array):
-            row = {"id": v2_data.ident(item)}
+            contact_id = v2_data.ident(item)
+            row = {"id": contact_id} if contact_id else {}
             for v1_name, v2_name in kind.fields:
-                row[v1_name] = v2_data.text(item, v2_name)
-            rows.append({key: value for key, value in row.items() if value})
+                value = v2_data.text(item, v2_name)
+                if value:
+                    row[v1_name] = value
+            rows.append(row)
         contacts[kind.element] = rows
     return {"contacts": contacts}
 
@@ -72,19 +80,21 @@ def write_contacts(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     known = _contact_ids(ctx.current) if ctx.current is not None else None
     body: dict[str, list[dict[str, Any]]] = {}
     for kind in CONTACT_KINDS:
+        writable = kind.writable
         for index, row in enumerate(contacts.get(kind.element, ()), 1):
-            where = f"{kind.element} {index} in contacts"
             contact_id = (row.get("id") or "").strip()
             if contact_id and known is not None and int(contact_id) not in known.get(kind.array, ()):
-                raise InvalidField(kind.element, f"{where}: this party has no {kind.element} with id {contact_id}")
+                raise InvalidField(kind.element, f"{kind.element} {index} in contacts: this party has no "
+                                                 f"{kind.element} with id {contact_id}")
             if row.get("@delete") == "true":
                 if not contact_id:
-                    raise InvalidField(kind.element, f"{where}: delete=\"true\" needs the contact's id")
+                    raise InvalidField(kind.element, f"{kind.element} {index} in contacts: delete=\"true\" "
+                                                     "needs the contact's id")
                 body.setdefault(kind.array, []).append({"id": int(contact_id), "_delete": True})
                 continue
             item: dict[str, Any] = {"id": int(contact_id)} if contact_id else {}
-            for v1_name, v2_name in kind.fields:
-                if v1_name in kind.read_only or v1_name not in row:
+            for v1_name, v2_name in writable:
+                if v1_name not in row:
                     continue
                 value = row[v1_name]
                 if blank(value):
@@ -93,7 +103,8 @@ def write_contacts(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
                     continue
                 item[v2_name] = value.strip()
             if not contact_id and len(item) == 0:
-                raise InvalidField(kind.element, f"{where} is empty: a new contact needs a value")
+                raise InvalidField(kind.element, f"{kind.element} {index} in contacts is empty: a new "
+                                                 "contact needs a value")
             body.setdefault(kind.array, []).append(item)
     return body
 

@@ -76,6 +76,7 @@ class NameIndex:
 
 
 _INDEXES: dict[tuple[int, str], tuple[object, NameIndex]] = {}
+_NO_RECORDS: list[Any] = []   # one empty list, so a missing look-up is indexed once, not per call
 
 
 def index_of(records: list[Any], key: str) -> NameIndex:
@@ -104,7 +105,7 @@ class Context:
     warnings: list[str] = field(default_factory=list)           # answered in a Warning header
 
     def index(self, lookup: str, key: str) -> NameIndex:
-        return index_of(self.lists.get(lookup, []), key)
+        return index_of(self.lists.get(lookup, _NO_RECORDS), key)
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ class Rule:
 Column = Field | Rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # hashed by identity: lists group their items by shape
 class Shape:
     """One v1 root and its columns, compiled once for the hot path."""
 
@@ -172,8 +173,12 @@ class Shape:
         object.__setattr__(self, "_readers", tuple(
             (column.name if isinstance(column, Field) else None, column.read)
             for column in self.columns if column.read is not None))
+        # (column, its one name or None, all its names, required, always): what to_v2 tests
+        # per column, worked out once rather than per document.
         object.__setattr__(self, "_writers", tuple(
-            column for column in self.columns if column.write is not None))
+            (column, column.name if isinstance(column, Field) else None, column.names,
+             isinstance(column, Field) and column.required, getattr(column, "always", False))
+            for column in self.columns if column.write is not None))
         object.__setattr__(self, "_read_lookups", tuple(
             column.read_lookups for column in self.columns if column.read_lookups is not None))
 
@@ -220,10 +225,22 @@ def read_needs(shape: Shape, v2_records: Iterable[Mapping[str, Any]]) -> set[str
 def needs(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> set[str]:
     """The look-ups writing this v1 document needs."""
     wanted: set[str] = set()
-    for column in shape._writers:  # type: ignore[attr-defined]
-        if any(name in v1 for name in column.names) or getattr(column, "always", False):
-            wanted.update(column.needs(v1, ctx))
+    for column in _columns_to_write(shape, v1, ctx, check_required=False):
+        wanted.update(column.needs(v1, ctx))
     return wanted
+
+
+def _columns_to_write(shape: Shape, v1: Mapping[str, Any], ctx: Context, *,
+                      check_required: bool = True) -> Iterable[Column]:
+    """The writable columns this document holds, and the ``always`` ones; InvalidField for a
+    required one a create lacks."""
+    for column, name, names, required, always in shape._writers:  # type: ignore[attr-defined]
+        if name in v1 if name is not None else not v1.keys().isdisjoint(names):
+            yield column
+        elif required and check_required and ctx.creating:
+            raise InvalidField(name, f"{name} is required for a new {shape.root}")
+        elif always:
+            yield column
 
 
 def to_v2(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -231,13 +248,7 @@ def to_v2(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     document holds are sent, so an update may be ``{}``. Read-only elements are ignored, so
     GET -> edit -> PUT works. Raises InvalidField for the first element that cannot be sent."""
     body: dict[str, Any] = {}
-    for column in shape._writers:  # type: ignore[attr-defined]
-        present = any(name in v1 for name in column.names)
-        if not present:
-            if isinstance(column, Field) and column.required and ctx.creating:
-                raise InvalidField(column.name, f"{column.name} is required for a new {shape.root}")
-            if not getattr(column, "always", False):
-                continue
+    for column in _columns_to_write(shape, v1, ctx):
         body.update(column.write(v1, ctx))
     return body
 
@@ -429,11 +440,6 @@ def precheck(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> None:
     invalid document costs none. A column that needs a look-up (or the stored record) is left
     to ``to_v2``; what this run writes and warns is thrown away."""
     dry = Context(creating=ctx.creating, zone_override=ctx.zone_override)
-    for column in shape._writers:  # type: ignore[attr-defined]
-        if not any(name in v1 for name in column.names):
-            if isinstance(column, Field) and column.required and ctx.creating:
-                raise InvalidField(column.name, f"{column.name} is required for a new {shape.root}")
-            if not getattr(column, "always", False):
-                continue
+    for column in _columns_to_write(shape, v1, dry):
         if not set(column.needs(v1, dry)):
             column.write(v1, dry)

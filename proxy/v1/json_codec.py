@@ -32,8 +32,8 @@ import orjson
 from .documents import (
     DEFAULT_MAX_BYTES, NEEDS_ESCAPE, BadDocument, as_text, checked_body, first_non_xml_char, xml_safe,
 )
-from .schemas import (JSON_NAMES, SIMPLE_TYPES, STRUCTURE, Decl, content_problems, expected_roots,
-                      join_messages, type_message)
+from .schemas import (ANY_TEXT_TYPES, JSON_NAMES, SIMPLE_TYPES, STRUCTURE, Decl, content_problems,
+                      expected_roots, join_messages, type_message)
 from .xml_codec import list_items
 
 __all__ = ["decode", "decode_list", "encode", "encode_list", "encode_error"]
@@ -122,6 +122,10 @@ class _Walk:
         return text
 
     def leaf(self, key: str, value: object, type_name: str, subject: str | None = None) -> str | None:
+        if type(value) is str and type_name in ANY_TEXT_TYPES:    # most leaves: free text
+            if NEEDS_ESCAPE.search(value) is None:
+                return value
+            return self.scalar(key, value, type_name in _FREE_TEXT)
         if type(value) is bool and type_name in _BOOLEAN_TYPES:
             value = "true" if value else "false"   # GF sends "@delete": true; the words are v1's
         elif type(value) is float and type_name in _DECIMAL_TYPES:
@@ -136,12 +140,13 @@ class _Walk:
 
     def record(self, tag: str, obj: _Object, decl: Decl) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        seen: list[str] = []
+        children, repeatable = decl.children, decl.repeatable
+        stray = False                         # a key unknown or repeated: explained below
         for key, value in obj:
             if key[:1] == "@":
                 name = key[1:]
                 if name not in decl.attributes:
-                    seen.append(key)          # reported as unknown below
+                    stray = True
                     continue
                 if key in out:
                     self.problems.append(f'"{key}" appears twice in "{tag}"')
@@ -150,28 +155,33 @@ class _Walk:
                 if text is not None:
                     out[key] = text
                 continue
-            seen.append(key)
-            child = decl.children.get(key)
-            if child is None or (key in out and key not in decl.repeatable):
-                continue                      # unknown or repeated: reported below
-            items = value if type(value) is list and key in decl.repeatable else (value,)
-            for item in items:
-                converted = self._child(key, item, child)
-                if converted is None:
-                    continue
-                if key in decl.repeatable:
-                    out.setdefault(key, []).append(converted)
-                else:
+            child = children.get(key)
+            if child is None or (key in out and key not in repeatable):
+                stray = True
+                continue
+            if key in repeatable:
+                for item in (value if type(value) is list else (value,)):
+                    converted = self._child(key, item, child)
+                    if converted is not None:
+                        out.setdefault(key, []).append(converted)
+            else:
+                converted = self._child(key, value, child)
+                if converted is not None:
                     out[key] = converted
         missing = [name for name in decl.required if name not in out]
         if missing:
             self.problems.append(f'"{tag}" must contain {", ".join(JSON_NAMES.el(n) for n in missing)}')
-        attributes_seen = [k for k in seen if k[:1] == "@"]
-        self.problems.extend(content_problems(tag, decl, [k for k in seen if k[:1] != "@"], JSON_NAMES))
-        if attributes_seen:
-            word = "fields" if len(attributes_seen) > 1 else "field"
-            self.problems.append(f"unknown {word} {', '.join(json.dumps(k) for k in attributes_seen)} in \"{tag}\"")
+        if stray:
+            self._stray_keys(tag, obj, decl)
         return out
+
+    def _stray_keys(self, tag: str, obj: _Object, decl: Decl) -> None:
+        keys = [key for key, _ in obj]
+        self.problems.extend(content_problems(tag, decl, [k for k in keys if k[:1] != "@"], JSON_NAMES))
+        unknown = [k for k in keys if k[:1] == "@" and k[1:] not in decl.attributes]
+        if unknown:
+            word = "fields" if len(unknown) > 1 else "field"
+            self.problems.append(f"unknown {word} {', '.join(json.dumps(k) for k in unknown)} in \"{tag}\"")
 
     def _child(self, key: str, item: object, child: Decl) -> Any:
         if child.leaf_type is not None:

@@ -80,16 +80,15 @@ class Decl:
     repeatable: frozenset[str] = frozenset()            # children with maxOccurs="unbounded"
     required: frozenset[str] = frozenset()              # children without minOccurs="0"
     attributes: dict[str, str] = field(default_factory=dict)  # attribute -> simple type name
+    is_leaf: bool = field(init=False, repr=False)
+    keeps_space: bool = field(init=False, repr=False)
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.leaf_type is not None
-
-    @property
-    def keeps_space(self) -> bool:
-        """Free text is kept exactly as sent, surrounding whitespace included (D2); typed values
-        (ids, dates, numbers, booleans) have it stripped, as XSD collapses them."""
-        return self.leaf_type in _FREE_TEXT
+    def __post_init__(self) -> None:
+        # Plain attributes, not properties: the codecs read them for every leaf of every body.
+        self.is_leaf = self.leaf_type is not None
+        # Free text is kept exactly as sent, surrounding whitespace included (D2); typed values
+        # (ids, dates, numbers, booleans) have it stripped, as XSD collapses them.
+        self.keeps_space = self.leaf_type in _FREE_TEXT
 
 
 @dataclass
@@ -179,7 +178,14 @@ _COLLAPSE = re.compile(r"[ \t\r\n]+")
 
 
 def _collapsed(text: str) -> str:
+    # Most values have no whitespace to collapse: isprintable() is False for tabs and newlines.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return _COLLAPSE.sub(" ", text).strip(" ")
+
+
+def _any_text(text: str) -> bool:
+    return True
 
 
 def _real_date(text: str) -> bool:
@@ -200,7 +206,7 @@ def _real_date_time(text: str) -> bool:
 
 # What each XSD built-in base adds to a type's own facets: (whitespace collapsed?, value check).
 _BUILTINS: dict[str, tuple[bool, Callable[[str], bool]]] = {
-    "xs:string": (False, lambda text: True),
+    "xs:string": (False, _any_text),
     "xs:token": (True, lambda text: True),
     "xs:positiveInteger": (True, lambda text: text.isascii() and text.lstrip("+").isdigit() and int(text) > 0),
     "xs:nonNegativeInteger": (True, lambda text: text.isascii() and text.lstrip("+").isdigit()),
@@ -226,9 +232,15 @@ def _compile_simple_types() -> dict[str, Callable[[str], bool]]:
         definition = definitions[name]
         union = definition.find(_XS + "union")
         if union is not None:
-            members = [build(member) for member in union.get("memberTypes").split()]
-            checks[name] = lambda text: any(member(text) for member in members)
-            return checks[name]
+            members = tuple(build(member) for member in union.get("memberTypes").split())
+
+            def either(text: str) -> bool:
+                for member in members:
+                    if member(text):
+                        return True
+                return False
+            checks[name] = either
+            return either
         restriction = definition.find(_XS + "restriction")
         base = restriction.get("base")
         base_check = build(base)
@@ -238,19 +250,24 @@ def _compile_simple_types() -> dict[str, Callable[[str], bool]]:
         enumeration = {e.get("value") for e in restriction.findall(_XS + "enumeration")}
         lengths = {facet: int(restriction.find(_XS + facet).get("value"))
                    for facet in ("length", "minLength", "maxLength") if restriction.find(_XS + facet) is not None}
+        if base_check is _any_text and not (patterns or enumeration or lengths):
+            checks[name] = _any_text          # free text (Text): the JSON walk skips the call
+            return _any_text
 
         def check(text: str) -> bool:
             value = _collapsed(text) if collapse else text
             if not base_check(text):
                 return False
-            if patterns and not all(p.fullmatch(value) for p in patterns):
-                return False
+            for pattern in patterns:
+                if pattern.fullmatch(value) is None:
+                    return False
             if enumeration and value not in enumeration:
                 return False
-            if "length" in lengths and len(value) != lengths["length"]:
-                return False
-            if len(value) < lengths.get("minLength", 0) or len(value) > lengths.get("maxLength", len(value)):
-                return False
+            if lengths:
+                if "length" in lengths and len(value) != lengths["length"]:
+                    return False
+                if not lengths.get("minLength", 0) <= len(value) <= lengths.get("maxLength", len(value)):
+                    return False
             return True
         checks[name] = check
         return check
@@ -271,6 +288,8 @@ def _collapses(base: str, definitions: dict[str, etree._Element]) -> bool:
 
 #: simple type name -> whether a text is valid for it (the XSD's rules, in Python).
 SIMPLE_TYPES: dict[str, Callable[[str], bool]] = _compile_simple_types()
+#: The types any text is valid for (no facet at all).
+ANY_TEXT_TYPES: frozenset[str] = frozenset(name for name, check in SIMPLE_TYPES.items() if check is _any_text)
 
 #: What a value of each simple type must look like, for error messages.
 TYPE_RULES: dict[str, str] = {

@@ -272,43 +272,40 @@ def escape_attribute(text: str) -> str:
 
 
 def _record_xml(tag: str, record: Mapping[str, Any]) -> str:
-    keys: list[str] = []
+    # One pass: text children are collected as (name, text) and escaped together only when one
+    # needs it (one regex per record, not per value); nested ones are rendered in place (name None).
+    keys: list[str | None] = []
     values: list[str] = []
-    nested = False
+    attributes = nested = False
     for key, value in record.items():
         kind = type(value)
-        if kind is str:
+        if key[0] == "@":
+            attributes = True
+        elif kind is str:
             if value:
                 keys.append(key)
                 values.append(value)
         elif value is None:
             continue
-        elif kind is dict or kind is list or key[:1] == "@" or not isinstance(value, (str, int)):
+        elif kind is dict:
             nested = True
-            break
+            keys.append(None)
+            values.append(_record_xml(key, value))
+        elif kind is list:
+            nested = True
+            keys.append(None)
+            values.append("".join([_value_xml(key, item) for item in value]))
         else:
             text = as_text(key, value)
             if text:
                 keys.append(key)
                 values.append(text)
-    if nested:
-        return _nested_xml(tag, record)
-    if NEEDS_ESCAPE.search("".join(values)) is not None:
-        values = [escape_text(v) for v in values]
-    inner = "".join([f"<{k}>{v}</{k}>" for k, v in zip(keys, values) if v])
-    return f"<{tag}>{inner}</{tag}>" if inner else f"<{tag}/>"
-
-
-def _nested_xml(tag: str, record: Mapping[str, Any]) -> str:
-    """The general case: attributes, nested elements and repeated ones."""
-    parts = []
-    for key, value in record.items():
-        if key[:1] == "@":
-            continue
-        parts.append(_value_xml(key, value))
-    inner = "".join(parts)
-    attributes = _attributes(record)
-    return f"<{tag}{attributes}>{inner}</{tag}>" if inner else f"<{tag}{attributes}/>"
+    texts = [v for k, v in zip(keys, values) if k is not None] if nested else values
+    if NEEDS_ESCAPE.search("".join(texts)) is not None:
+        values = [v if k is None else escape_text(v) for k, v in zip(keys, values)]
+    inner = "".join([v if k is None else f"<{k}>{v}</{k}>" for k, v in zip(keys, values) if v])
+    head = tag + _attributes(record) if attributes else tag
+    return f"<{head}>{inner}</{tag}>" if inner else f"<{head}/>"
 
 
 def _value_xml(key: str, value: Any) -> str:

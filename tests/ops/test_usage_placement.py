@@ -41,7 +41,7 @@ async def test_the_inventory_moves_to_the_ops_listener_with_the_metrics(upstream
     try:
         async with aiohttp.ClientSession() as session:
             assert (await session.get(main.url + "/api/task/1", headers=headers)).status == 200
-            assert (await session.get(main.url + "/api/tracks", headers=headers)).status == 501
+            assert (await session.get(main.url + "/api/tracks", headers=headers)).status == 200
             for path in ("/_proxy/usage", "/_proxy/usage?limit=1", "/metrics"):
                 assert (await session.get(main.url + path)).status == 404
             async with session.get(ops.url + "/_proxy/usage") as response:
