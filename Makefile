@@ -28,9 +28,11 @@ test: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
 
-# Benchmarks (bench/README.md): about 6 minutes; BENCH_ARGS="--quick" for a short smoke run.
+# Benchmarks (bench/README.md): 10-20 minutes; BENCH_ARGS="--quick" for a smoke run (~4 minutes).
+# Needs wrk (apt-get install wrk; without it a slower Python load generator); the test extras
+# bring PyYAML, which reads the Kubernetes memory limit. Results: bench/results/latest.json.
 .PHONY: bench
-bench: $(VENV)/.installed-run
+bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.suite $(BENCH_ARGS)
 
 # The container image (deploy/README.md), tagged with the project version. Needs a Docker daemon

@@ -37,6 +37,8 @@ from typing import Any, Sequence
 
 import aiohttp
 
+from .procs import cpu_seconds, rss_kb  # the /proc readers the suite uses too
+
 TOKEN = "tok-phillip"
 TASK_IDS = (1, 2, 3)  # the demo seed's tasks
 READY = re.compile(r"listening on (http://\S+)")
@@ -160,28 +162,6 @@ class Server:
 async def _discard(stream: asyncio.StreamReader) -> None:
     while await stream.read(65536):
         pass
-
-
-def rss_kb(pid: int) -> int | None:
-    """VmRSS of pid in KiB, from /proc (None when unreadable)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds used so far by pid."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 # ---------------------------------------------------------------------------------- the generator
