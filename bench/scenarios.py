@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from proxy.resources.history import ENTRY_PAGE
+
 from .canned import DEFAULT_RECORDS, HISTORY_ITEMS
 
 
@@ -139,9 +141,10 @@ SCENARIOS: tuple[Scenario, ...] = (
              _v2("/api/party/1/kase", b'"kase"', "POST", POST_KASE, (201,), f"/api/v2/kases/{CREATED}"),
              max_calls=2),
     # --- history ----------------------------------------------------------------------------------
-    Scenario("list_history", "history", "list", f"GET /api/party/1/history ({HISTORY_ITEMS} notes, 1 page, XML)", 16,
+    Scenario("list_history", "history", "list",
+             f"GET /api/party/1/history ({HISTORY_ITEMS} notes, v2 pages of {ENTRY_PAGE}, XML)", 16,
              Req("GET", "/api/party/1/history", marker=f'<history size="{HISTORY_ITEMS}">'.encode()),
-             _v2("/api/party/1/history", b'"entries"'), max_calls=1),
+             _v2("/api/party/1/history", b'"entries"'), max_calls=-(-HISTORY_ITEMS // ENTRY_PAGE)),
     Scenario("post_history", "history", "create", "POST /api/party/1/history (a note)", 32,
              Req("POST", "/api/party/1/history", POST_HISTORY, XML, (201,),
                  location_suffix=f"/api/history/{3 * HISTORY_ITEMS + 1}"),
