@@ -6,14 +6,19 @@ declaration, never from a list of paths:
 * users: the caller (token: a placeholder), then the owners of the owner map, or else the names
   the body and the list filters use; every user is in the zone given, unless the map says;
 * look-up lists (categories, and any other a family resolves names in): the map given, or else
-  the defaults plus the names used. Which key a look-up is searched by is learnt by watching the
-  family's own rules read it (samples.SpyContext);
-* records: the one the path names (`{id}`), the parent (`{kind}/{id}`), and for a list `start`
-  + 2 records that match its filters, so the window shows two (`start` counted up to 500).
-  Each is a sample made by its family's rules; a parent whose family is not declared is a copy
-  of the emulator demo account's first record of that kind.
-"""
+  the defaults plus the names used and the records the route's `example_lookups` option names.
+  Which key a look-up is searched by is learnt by watching the family's own rules read it
+  (samples.SpyContext);
+* records: the one the path names (`{id}`: the parent of a `{kind}/{id}` path), holding what the
+  route's `example` option says; the item named under it (`{item}`), which belongs to that
+  parent unless the route moves it there; and for a list `start` + 2 records that match its
+  filters, so the window shows two (`start` counted up to 500). Each is a sample made by its
+  family's rules; a parent whose family is not declared is a copy of the emulator demo
+  account's first record of that kind.
 
+Route example data may name the path's parameters: `{name}` in a text is the name the path
+gives, a whole `{item}` the id (filled).
+"""
 from __future__ import annotations
 
 import functools
@@ -65,39 +70,26 @@ class Account:
 
     def add_name(self, lookup: str, key: str, name: str) -> bool:
         """Add a record named ``name`` to a look-up list; False when it cannot or need not."""
+        return self.add_record(lookup, key, {key: name})
+
+    def add_record(self, lookup: str, key: str, record: Mapping[str, Any]) -> bool:
+        """Add a record (named by ``record[key]``) to a look-up list, unless a map fixed that list
+        or it holds that name already; False when nothing was added."""
         if lookup in self.fixed or lookup not in LOOKUPS or LOOKUPS[lookup].single:
             return False
         records = self.lists.get(lookup, [])
+        name = record[key]
         if self.keys.setdefault(lookup, key) != key or NameIndex(records, key).find(name) is not None:
             return False
-        ident = max((record["id"] for record in records), default=0) + 1
+        ident = max((r["id"] for r in records), default=0) + 1
         # A new list, not an append: the engine caches each list's name index by identity.
         self.lists[lookup] = [*records, _user(ident, name, self.zone.key) if lookup == "users"
-                              else {"id": ident, key: name}]
+                              else {"id": ident, **record}]
         return True
 
     def sampler(self, resource: Resource, shape: Shape | None = None) -> Sampler:
         return Sampler(shape or resource.shapes[0], list_root=resource.list_root, noun=resource.noun,
                        lists=self.lists, keys=self.keys, zone=self.zone)
-
-    def seed_data(self, *, copies: bool) -> dict[str, list[dict[str, Any]]]:
-        """The account as the emulator's seed tables (named after the v2 collections)."""
-        data: dict[str, list[dict[str, Any]]] = {"users": [
-            {key: user[key] for key in ("id", "username", "name", "timezone", "token")}
-            for user in self.lists["users"]]}
-        for lookup, records in self.lists.items():
-            if lookup != "users" and records:
-                key = self.keys[lookup]
-                data[LOOKUPS[lookup].key] = [{"id": record["id"], key: record[key]} for record in records]
-        tables: dict[str, dict[int, dict[str, Any]]] = {}
-        for table, entries in self.records.items():
-            tables.setdefault(table, {}).update(entries)
-        if copies:
-            for table, entries in self.copies.items():
-                tables.setdefault(table, {}).update(entries)
-        for table, entries in tables.items():
-            data[table] = [entries[ident] for ident in sorted(entries)]
-        return data
 
     def shown_records(self) -> dict[str, str]:
         """Which records the account holds, for the explanation's assumptions."""
@@ -151,6 +143,10 @@ def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str,
     resource, route, params = match.resource, match.route, match.params
     if resource is None or route is None:
         return account
+    for template, records in (route.options.get("example_lookups") or {}).items():
+        for record in filled(records, params):
+            # Each record is named by its first key (a definition by its name).
+            account.add_record(filled(template, params), next(iter(record)), record)
     if document is not None and document[0] in resource.roots:
         root, v1 = document
         shape = resource.shape(root)
@@ -163,22 +159,45 @@ def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str,
     if route.op == "list" and resource.planner is not None:
         planned = (parent[0].word, parent[1]) if parent else None
         learn_names(account, lambda ctx: resource.planner(query, planned, ctx), query)
+    example = filled(route.options.get("example") or {}, params)
     if "item" in params:        # the record a path names after its parent: moved, linked, removed
         ident = parse_id(params["item"])
         family = _family(route.options.get("sub") or resource.v2.collection)
         if ident is not None and family is not None:
-            _add_record(account, family, ident)
+            # It belongs to that parent where its family is made under one (a party's history
+            # item, which the route checks); a record the route moves there starts elsewhere.
+            under = parent if (parent is not None and route.options.get("parent") != "move"
+                               and _creatable_under(family, parent[0])) else None
+            _add_record(account, family, ident, under=under)
     if parent is not None:
-        _add_parent(account, *parent)
+        _add_parent(account, *parent, example=example)
     elif "id" in params and resource.shapes:
         ident = parse_id(params["id"])
         if ident is not None:
             roots = route.options.get("roots")
-            _add_record(account, resource, ident, resource.shape(roots[0]) if roots else None,
-                        route.options.get("example"))
+            _add_record(account, resource, ident, resource.shape(roots[0]) if roots else None, example)
     if route.op == "list":
         _add_window(account, resource, query, parent, max_pages)
     return account
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_TEXT_PARAMS = ("kind", "name")          # the other path parameters are ids (examples.py fills them so)
+
+
+def filled(value: Any, params: Mapping[str, str]) -> Any:
+    """Route example data with the path's parameters in place of `{kind}`, `{name}`, ...: a
+    text that is one id parameter (`{item}`) becomes the id, as seed links are."""
+    if isinstance(value, str):
+        whole = _PLACEHOLDER.fullmatch(value)
+        if whole and whole[1] in params and whole[1] not in _TEXT_PARAMS and parse_id(params[whole[1]]):
+            return parse_id(params[whole[1]])
+        return _PLACEHOLDER.sub(lambda m: params.get(m[1], m[0]), value)
+    if isinstance(value, Mapping):
+        return {filled(key, params): filled(item, params) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [filled(item, params) for item in value]
+    return value
 
 
 def _family(collection: str) -> Resource | None:
@@ -187,16 +206,23 @@ def _family(collection: str) -> Resource | None:
 
 
 def _add_record(account: Account, resource: Resource, ident: int, shape: Shape | None = None,
-                example: Mapping[str, Any] | None = None) -> None:
-    """The record a path names: the family's sample (of the route's root), plus what the route's
-    `example` option says it holds (a party's contact, for the route that removes one)."""
+                example: Mapping[str, Any] | None = None, under: tuple[Parent, int] | None = None) -> None:
+    """The record a path names: the family's sample (of the route's root), under ``under`` or a
+    parent of its own where it needs one, plus what the route's `example` option says it holds:
+    its family's v1 elements (a party's contact, for the route that removes one), written by
+    the family's rules, and anything v1 keeps apart from it (tags, custom field values), in the
+    emulator seed's terms."""
+    shape = shape or resource.shapes[0]
+    example = example or {}
+    written = {key: value for key, value in example.items() if key in shape.element_names}
+    kept = {key: value for key, value in example.items() if key not in written}
     made = account.sampler(resource, shape).body(ident) if any(s.writable for s in resource.shapes) else None
     if made is not None:
-        body = made[0] | _created_under(account, resource)
-        if example:
+        body = made[0] | ({under[0].link: {"id": under[1]}} if under else _created_under(account, resource))
+        if written:
             ctx = Context(lists=account.lists, zone_override=account.zone)
-            body = body | to_v2(shape or resource.shapes[0], example, ctx)
-        account.records.setdefault(resource.v2.collection, {})[ident] = seed_entry(body, ident)
+            body = body | to_v2(shape, written, ctx)
+        account.records.setdefault(resource.v2.collection, {})[ident] = seed_entry(body, ident) | kept
     _add_copy(account.copies, resource.v2.collection, ident)
 
 
@@ -222,12 +248,15 @@ def _created_under(account: Account, resource: Resource) -> dict[str, Any]:
     return {}
 
 
-def _add_parent(account: Account, parent: Parent, ident: int) -> None:
+def _add_parent(account: Account, parent: Parent, ident: int, *,
+                example: Mapping[str, Any] | None = None) -> None:
     family = _family(parent.collection)
     if family is not None:
-        _add_record(account, family, ident)
+        _add_record(account, family, ident, example=example)
     else:
         _add_copy(account.records, parent.collection, ident)
+        if example and ident in account.records.get(parent.collection, {}):
+            account.records[parent.collection][ident] |= dict(example)
 
 
 @functools.lru_cache(maxsize=1)
@@ -292,70 +321,3 @@ def _add_window(account: Account, resource: Resource, query: Mapping[str, str],
         body = made[0] if ident == 1 else sampler.body_like(ident, made[1], extra)
         if body is not None:
             table[ident] = seed_entry(body, ident)
-
-
-# --- the seed -------------------------------------------------------------------------------------
-
-def make_seed(account: Account) -> tuple[seeds.Seed, list[str]]:
-    """The emulator seed for the account, and notes on anything it could not hold. Samples
-    first; then the demo copies in their place; then users and look-ups only."""
-    problem = ""
-    for data in (account.seed_data(copies=False), account.seed_data(copies=True)):
-        try:
-            return _parse(data), []
-        except seeds.SeedError as exc:
-            problem = str(exc)
-    minimal = {table: entries for table, entries in account.seed_data(copies=False).items()
-               if table == "users" or any(LOOKUPS[name].key == table for name in account.lists if name in LOOKUPS)}
-    return _parse(minimal), [f"the emulator's seed could not hold this request's records ({problem}); "
-                             "only the users and look-ups were seeded, so the records show as missing"]
-
-
-def _parse(data: dict[str, list[dict[str, Any]]]) -> seeds.Seed:
-    from_dict = getattr(seeds, "seed_from_dict", None)
-    if from_dict is not None:
-        return from_dict(data, "(explain)")
-    return seeds.parse_seed(to_toml(data), "(explain)")
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
-
-
-def _string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _string(key)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    return _string(str(value))                  # dates from the demo seed: written as text
-
-
-def to_toml(data: Mapping[str, list[Mapping[str, Any]]]) -> str:
-    """Seed tables as TOML arrays of tables (what parse_seed reads)."""
-    lines = []
-    for table, entries in data.items():
-        for entry in entries:
-            lines.append(f"[[{_key(table)}]]")
-            lines.extend(f"{_key(key)} = {_value(value)}" for key, value in entry.items())
-    return "\n".join(lines) + "\n"

@@ -3,8 +3,8 @@ request, found by running it (decision M1).
 
 `explain()` resolves the v1 path with the proxy's own router, builds a synthetic account for
 that route (account.py), sends the request through the real proxy in front of the real
-emulator seeded with it, recording every call (dry_run.py), and says what each call is for
-from the declarations (explanation.py). render.py prints it for people. The proxy app factory
+emulator seeded with it (seeding.py), recording every call (dry_run.py), and says what each
+call is for from the declarations (explanation.py). render.py prints it for people. The proxy app factory
 is a parameter, wired by `install(app, create_app)`, so this module never imports proxy.app.
 """
 
@@ -29,7 +29,7 @@ from ..translate.errors import InvalidField
 from ..v1 import codec
 from ..v1.documents import DocumentError
 from . import account as accounts
-from . import dry_run
+from . import dry_run, seeding
 from .explanation import claims_for, role_and_purpose, summary
 from .render import render_text
 
@@ -132,7 +132,7 @@ async def explain(method: str, path: str, *, make_app: dry_run.AppFactory, body:
     document = _document(match, body, content_type)
     account = accounts.build(match, query, document, zone=zone, owners=owners, owner_zones=owner_zones,
                              categories=categories, max_pages=settings.get("upstream", "max_pages"))
-    seed, seed_notes = accounts.make_seed(account)
+    seed, seed_notes = seeding.make_seed(account)
     headers = {name: value for name, value in (("Content-Type", content_type), ("Accept", accept)) if value}
     try:
         async with asyncio.timeout(EXPLAIN_TIMEOUT):
@@ -145,7 +145,7 @@ async def explain(method: str, path: str, *, make_app: dry_run.AppFactory, body:
     base, seen = upstream_base.rstrip("/"), set()
     calls = []
     for step, call in enumerate(outcome.calls, 1):
-        role, purpose = role_and_purpose(match, call, claims, account, seen)
+        role, purpose = role_and_purpose(match, call, claims, account, seen, outcome.calls[step:])
         calls.append({"step": step, "role": role, "purpose": purpose, "method": call.method,
                       "path": call.path, "url": base + call.path, "body": call.body,
                       "answer": {"status": call.status, "body": call.answer,
@@ -156,7 +156,7 @@ async def explain(method: str, path: str, *, make_app: dry_run.AppFactory, body:
                                                                 "account is in this zone unless ownerZones says)",
         "upstream": base, "proxy": proxy_base.rstrip("/"),
         "owners": {user["username"]: user["id"] for user in account.lists["users"]},
-        "categories": {c["name"]: c["id"] for c in account.lists["categories"]},
+        "categories": {c["name"]: c["id"] for c in account.lists.get("categories", [])},
         "records": account.shown_records()}
     if owner_zones:
         assumptions["ownerZones"] = dict(owner_zones)

@@ -1,17 +1,21 @@
 """What each recorded v2 call is for, said from the declarations (M1), and the explanation dict.
 
 A call is a *look-up* when its path is a look-up source (proxy/resources/lookups.py), the parent
-a linked route checks, or the stored record an update reads; anything else is the route's own
-*call*. A look-up's purpose names the elements that asked for it: a column whose writer needs
-it for the v1 document, whose reader needs it for the v2 records answered, whose `source` names
-its path, or the list filter that reads it. A call's purpose is its operation's text.
+a route with a `parent` option checks, or a record read before another call (the stored record
+a change is made from, an item checked to belong to its parent); anything else is the route's
+own *call*, so a route that only reads a record (its tags, say) has that read as its call. A
+look-up's purpose names the elements that asked for it: a column whose writer needs it for the
+v1 document, whose reader needs it for the v2 records answered, whose `source` names its path,
+or the list filter that reads it. A call's purpose is the route's `doc` option, or else its
+operation's text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..http.router import Match
 from ..resources import RESOURCES
@@ -25,6 +29,7 @@ from .samples import label
 
 _LOOKUP_PATHS = {source.path: name for name, source in LOOKUPS.items()}
 _ROUNDS = 3
+_RECORD = re.compile(r"/api/v2/(\w+)/(\d+)\Z", re.ASCII)    # one record: /api/v2/parties/7
 
 
 def _op_text(resource: Resource, route: Route, call: Recorded, filtered: bool) -> str:
@@ -90,10 +95,10 @@ def claims_for(match: Match, document: tuple[str, dict[str, Any]] | None, query:
             if column.read_lookups is not None:
                 for item in items:
                     for lookup in column.read_lookups(item):
-                        claims.add(lookup, label(column), zone_fixed)
+                        claims.add(lookup, label(column, shape), zone_fixed)
             for name, source in LOOKUPS.items():
                 if source.path in getattr(column, "source", ""):
-                    claims.add(name, label(column), zone_fixed)
+                    claims.add(name, label(column, shape), zone_fixed)
     if route.op == "list" and resource.plan_needs is not None:
         for param, value in query.items():
             for lookup in resource.plan_needs({param: value}):
@@ -116,7 +121,7 @@ def _write_claims(claims: Claims, resource: Resource, route: Route, document: tu
             except (InvalidField, UpstreamDataError):
                 continue
             for lookup in needed:
-                claims.add(lookup, label(column), zone_fixed)
+                claims.add(lookup, label(column, shape), zone_fixed)
             wanted |= needed
         for lookup in wanted:
             name = ALIASES.get(lookup, lookup)
@@ -137,9 +142,9 @@ def _answered(call: Recorded, resource: Resource) -> list[dict[str, Any]]:
     return [item for item in many if isinstance(item, dict)] if isinstance(many, list) else []
 
 
-def role_and_purpose(match: Match, call: Recorded, claims: Claims, account: Account,
-                     seen: set[str]) -> tuple[str, str]:
-    """("look-up" or "call", why the call is made)."""
+def role_and_purpose(match: Match, call: Recorded, claims: Claims, account: Account, seen: set[str],
+                     later: list[Recorded]) -> tuple[str, str]:
+    """("look-up" or "call", why the call is made); ``later`` are the calls made after it."""
     path = urlsplit(call.path).path
     resource, route, params = match.resource, match.route, match.params
     if resource is None or route is None:
@@ -153,15 +158,37 @@ def role_and_purpose(match: Match, call: Recorded, claims: Claims, account: Acco
         seen.add(lookup)
         return "look-up", _lookup_text(lookup, claims.of(lookup), again)
     parent = PARENTS.get(params.get("kind", ""))
-    if parent is not None and call.method == "GET" and path == f"/api/v2/{parent.collection}/{params.get('id')}":
+    if (parent is not None and route.options.get("parent") and call.method == "GET"
+            and path == f"/api/v2/{parent.collection}/{params.get('id')}"):
         return "look-up", f"the {parent.noun} must exist (the v1 answer is 404 otherwise)"
-    if route.op != "show" and call.method == "GET" and path == f"{resource.v2.path}/{params.get('id')}":
-        # Any operation that reads the record it changes (an update, removing a contact, a tag).
-        who = claims.of("current")
-        return "look-up", f"the stored {resource.noun}" + (f", for {', '.join(who)}" if who else "")
+    record = _RECORD.match(path) if call.method == "GET" else None
+    if record is not None and any(_LOOKUP_PATHS.get(urlsplit(c.path).path) is None for c in later):
+        return "look-up", _read_text(match, call, record[1], record[2], claims)
     if route.op not in ("action",) and route.options.get("doc"):
         return "call", route.options["doc"]
     return "call", _op_text(resource, route, call, account.filtered)
+
+
+def _read_text(match: Match, call: Recorded, collection: str, ident: str, claims: Claims) -> str:
+    """Why a record is read before the route's call: the stored record the change is made from
+    (with what it embeds, and the elements that need it), or an item that must belong to the
+    parent the path names."""
+    resource, params = match.resource, match.params
+    assert resource is not None
+    parent = next((p for p in PARENTS.values() if p.collection == collection), None)
+    noun = parent.noun if parent else _noun(collection)
+    parent_named = PARENTS.get(params.get("kind", ""))
+    if parent_named is not None and params.get("item") == ident and collection != parent_named.collection:
+        return (f"the {noun}, which must belong to {parent_named.noun} {params.get('id')} "
+                "(the v1 answer is 404 otherwise)")
+    embedded = [name for value in parse_qs(urlsplit(call.path).query).get("embed", []) for name in value.split(",")]
+    who = claims.of("current") if collection == resource.v2.collection else []
+    return (f"the stored {noun}" + (f", with its {', '.join(embedded)}" if embedded else "")
+            + (f", for {', '.join(who)}" if who else ""))
+
+
+def _noun(collection: str) -> str:
+    return next((r.noun for r in RESOURCES if r.v2.collection == collection), collection)
 
 
 def _lookup_text(lookup: str, who: list[str], again: bool) -> str:

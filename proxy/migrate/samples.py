@@ -39,9 +39,10 @@ class SpyContext(Context):
         return super().index(lookup, key)
 
 
-def label(column: Column) -> str:
-    """How explanations and docs name a column: `<owner>`, `<dueDate|dueDateTime>`."""
-    return "<" + "|".join(column.names) + ">"
+def label(column: Column, shape: Shape) -> str:
+    """How explanations and docs name a column: `<owner>`, `<dueDate|dueDateTime>`; a rule of
+    no element acts on the whole document, so it is named by the root (`<person>`)."""
+    return "<" + "|".join(column.names or (shape.root,)) + ">"
 
 
 def leaf_type(shape: Shape, list_root: str, name: str) -> str | None:

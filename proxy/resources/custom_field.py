@@ -310,16 +310,30 @@ def unknown_definitions(values: Sequence[Mapping[str, Any]], definitions: Sequen
 
 _FORMS = ("customfields", "customfield")      # v1's documented path, and the older singular one
 
+# What `explain` and docs/migrating.md show these routes with: a text and a list field defined
+# for the record's kind (`{kind}`: the path's), a value of the text one on the record the path
+# names, and a document that sets it.
+_EXAMPLE_DEFINITIONS = [{"name": "Example field", "type": "text"},
+                        {"name": "Example list", "type": "list", "options": ["Gold", "Silver"]}]
+_EXAMPLE_FIELDS = {lookup_name("{kind}"): _EXAMPLE_DEFINITIONS}
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "GET": {"example": {"fields": [{"definition": "Example field", "value": "Example value"}]}},
+    "PUT": {"example_body": {"customFields": {"customField": [{"label": "Example field", "text": "New value"}]}}},
+}
+_EXAMPLES["POST"] = _EXAMPLES["PUT"]
+
 CUSTOM_FIELDS = Resource(
     name="customField", noun="custom field", shapes=(CUSTOM_FIELD_SHAPE,), list_root="customFields",
     v2=V2("fields", "field"),
     routes=tuple(
-        route(method, f"/api/{PARENT_PATTERN}/{{id}}/{path}", op, doc=doc)
+        route(method, f"/api/{PARENT_PATTERN}/{{id}}/{path}", op, doc=doc, example_lookups=_EXAMPLE_FIELDS,
+              **_EXAMPLES[method])
         for path in _FORMS
         for method, op, doc in (
-            ("GET", "custom_fields", "the values (v2: the record with embed=fields, and the definitions)"),
-            ("PUT", "write_custom_fields", "set or clear values by label (v2: the record's PUT)"),
-            ("POST", "write_custom_fields", "as PUT"),
+            ("GET", "custom_fields", "the record with its values (embed=fields): the v1 answer is each value "
+                                     "with its definition's label"),
+            ("PUT", "write_custom_fields", "set or clear values by label: one PUT of the record"),
+            ("POST", "write_custom_fields", "as PUT: set or clear values by label, one PUT of the record"),
         )),
     doc="Custom field values on parties, opportunities and cases, by label.",
 )
@@ -329,7 +343,7 @@ CUSTOM_FIELD_DEFINITIONS = Resource(
     list_root="customFieldDefinitions", v2=V2("fields/definitions", "definition"),
     routes=tuple(
         route("GET", f"/api/{kind}/customfield/definitions", "reference", lookup=lookup_name(kind),
-              item="customFieldDefinition")
+              item="customFieldDefinition", example_lookups={lookup_name(kind): _EXAMPLE_DEFINITIONS})
         for kind in PARENTS),
     doc="The custom fields each kind of record may have.",
 )

@@ -23,9 +23,11 @@ ADDITIONAL_PARTIES = Resource(
     routes=(
         route("GET", _ON, "list", parent="scoped"),
         route("POST", _ON + "/{item}", "link", sub="parties", item_noun="party", location="/api/party/{item}",
-              doc="201 with Location; 200 when the party was already related"),
+              doc="relate the party: 201 with Location; 200 when it was already related"),
+        # `example`: `explain` shows the route on a record the party is related to.
         route("DELETE", _ON + "/{item}", "unlink", sub="parties", item_noun="party",
-              doc="200, whether or not the party was related"),
+              doc="unrelate the party: 200, whether or not it was related",
+              example={"additionalParties": ["{item}"]}),
     ),
     doc="The parties related to an opportunity or a case besides its own.",
 )

@@ -44,12 +44,15 @@ def find_tag(record: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
 TAGS = Resource(
     name="tag", noun="tag", shapes=(TAG_SHAPE,), list_root="tags", v2=V2("tags", "tag"),
     routes=(
+        # `example`: what the record the path names carries when `explain` shows the route.
         route("GET", f"/api/{PARENT_PATTERN}/{{id}}/tag", "tags",
-              doc="the record's tags (v2: the record with embed=tags)"),
+              doc="the record with its tags (embed=tags)", example={"tags": ["Customer"]}),
         route("POST", f"/api/{PARENT_PATTERN}/{{id}}/tag/{{name}}", "add_tag",
-              doc="attach the tag, defining it if needed; 200 when it was already there"),
+              doc="attach the tag by name, defining it if needed (a PUT of the record); 200 when it was "
+                  "already there"),
         route("DELETE", f"/api/{PARENT_PATTERN}/{{id}}/tag/{{name}}", "remove_tag",
-              doc="detach the tag; 200 with a Warning when it was not there"),
+              doc="detach the tag by its id (a PUT of the record); 200 with a Warning when it was not there",
+              example={"tags": ["{name}"]}),
     ),
     doc="Tags on parties, opportunities and cases, by name.",
 )

@@ -334,8 +334,10 @@ async def test_the_record_a_put_changes_is_read_when_a_rule_needs_it():
     assert explanation["calls"][-1]["body"] == {"task": {"dueOn": "2026-03-08", "dueTime": "11:00:00"}}
 
 
-async def test_an_untranslated_v1_call_is_explained_as_the_proxys_501():
-    explanation = await explain("GET", "/api/party/3/history")
+@pytest.mark.parametrize("method, path", list(examples.untranslated()), ids=lambda value: value)
+async def test_an_untranslated_v1_call_is_explained_as_the_proxys_501(method, path):
+    # One per entry of proxy/resources/untranslated.py, whatever it lists.
+    explanation = await explain(method, path)
     assert explanation["calls"] == [] and explanation["answer"]["status"] == 501
     assert "v2 calls: none" in explaining.render_text(explanation)
 
@@ -362,17 +364,83 @@ def test_a_saved_users_answer_gives_each_owner_its_zone(tmp_path):
 
 def test_an_account_the_emulator_cannot_hold_still_explains_with_a_note():
     from proxy.migrate import account as accounts
+    from proxy.migrate import seeding
     account = accounts.new_account(ZoneInfo("UTC"), owners=None, owner_zones=None, categories=None)
     account.records["widgets"] = {1: {"id": 1, "name": "a widget"}}            # no such emulator table
-    seed, notes = accounts.make_seed(account)
+    seed, notes = seeding.make_seed(account)
     assert [user["username"] for user in seed.users] == ["api.user"] and len(seed.categories) == 4
     assert "could not hold this request's records" in notes[0] and "widgets" in notes[0]
 
 
 def test_seed_text_survives_awkward_values():
     from proxy.emulator.seed import parse_seed
-    from proxy.migrate.account import to_toml
+    from proxy.migrate.seeding import to_toml
     awkward = 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f snow \u2603 emoji \U0001f600'
     seed = parse_seed(to_toml({"users": [{"id": 1, "username": "u", "token": "t"}],
                                "categories": [{"id": 3, "name": awkward}]}), "test")
     assert seed.categories[0]["name"] == awkward
+
+
+# --- what a route's example data and its path give the account ---
+
+async def test_a_tag_route_detaches_the_tag_its_path_names():
+    # The route's `example` gives the record the tag the path names ({name}), whatever it is.
+    explanation = await explain("DELETE", "/api/kase/3/tag/VIP", timezone=ZONE)
+    assert [(c["role"], c["method"], c["path"], c["purpose"]) for c in explanation["calls"]] == [
+        ("look-up", "GET", "/api/v2/kases/3?embed=tags", "the stored case, with its tags"),
+        ("call", "PUT", "/api/v2/kases/3", "detach the tag by its id (a PUT of the record); 200 with a Warning "
+                                           "when it was not there")]
+    assert explanation["calls"][1]["body"] == {"kase": {"tags": [{"id": 1, "_delete": True}]}}
+    assert explanation["answer"]["status"] == 200
+
+
+async def test_a_route_that_only_reads_a_record_has_that_read_as_its_call():
+    explanation = await explain("GET", "/api/opportunity/3/customfields", timezone=ZONE)
+    assert [(c["role"], c["path"]) for c in explanation["calls"]] == [
+        ("call", "/api/v2/opportunities/3?embed=fields"),
+        ("look-up", "/api/v2/opportunities/fields/definitions?page=1&perPage=100")]
+    # The definitions come from the route's `example_lookups`, the value from its `example`.
+    assert explanation["assumptions"]["lookups"] == {"opportunity_fields": {"Example field": 1, "Example list": 2}}
+    assert "<label>Example field</label>" in explanation["answer"]["body"]
+
+
+async def test_a_history_item_is_seeded_with_the_id_its_path_names():
+    explanation = await explain("GET", "/api/history/120", timezone=ZONE)
+    assert explanation["answer"]["status"] == 200 and "<id>120</id>" in explanation["answer"]["body"]
+    assert explanation["assumptions"]["records"]["entries"] == "120"
+
+
+async def test_an_item_named_under_its_parent_belongs_to_it():
+    explanation = await explain("DELETE", "/api/opportunity/3/history/4", timezone=ZONE)
+    read, delete = explanation["calls"]
+    assert (read["role"], read["path"]) == ("look-up", "/api/v2/entries/4")
+    assert read["purpose"] == "the history item, which must belong to opportunity 3 (the v1 answer is 404 otherwise)"
+    assert read["answer"]["body"]["entry"]["opportunity"]["id"] == 3
+    assert (delete["role"], delete["method"]) == ("call", "DELETE")
+    assert explanation["answer"]["status"] == 200
+
+
+async def test_a_look_up_the_emulator_cannot_seed_is_left_to_its_own():
+    # A milestone needs a pipeline: the emulator's default one (New, Bid, Won, Lost) answers.
+    explanation = await explain("POST", "/api/party/7/opportunity", timezone=ZONE,
+                                body="<opportunity><name>Deal</name><milestone>Bid</milestone></opportunity>")
+    assert explanation["answer"]["status"] == 201
+    assert explanation["calls"][-1]["body"]["opportunity"]["milestone"] == {"id": 2}
+    assert "lookups" not in explanation["assumptions"]
+    assert any("cannot hold the milestones" in note for note in explanation["notes"])
+
+
+def test_route_example_data_takes_the_path_parameters():
+    from proxy.migrate.account import filled
+    params = {"kind": "kase", "id": "3", "item": "12", "name": "007"}
+    assert filled({"{kind}_fields": ["{name}", "{item}", "party {item}"]}, params) == {
+        "kase_fields": ["007", 12, "party 12"]}
+    assert filled("{other}", params) == "{other}"
+
+
+def test_records_the_emulator_numbers_itself_keep_their_ids():
+    from proxy.migrate.seeding import MAX_PLACEHOLDERS, with_placeholders
+    data, notes = with_placeholders({"entries": [{"id": 3, "content": "x", "party": 7}]})
+    assert [entry["id"] for entry in data["entries"]] == [1, 2, 3] and notes == []
+    data, notes = with_placeholders({"entries": [{"id": MAX_PLACEHOLDERS + 1, "content": "x", "party": 7}]})
+    assert data["entries"] == [] and str(MAX_PLACEHOLDERS + 1) in notes[0]
