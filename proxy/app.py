@@ -9,6 +9,7 @@ from aiohttp import web
 from . import ops, server
 from .auth import Authenticator
 from .config import Settings
+from .http.budget import ListBudget
 from .http.middleware import ROUTER, defer_expect, dispatch, v1_middleware
 from .http.router import Router
 from .keys import SERVICES
@@ -41,13 +42,14 @@ def build_services(settings: Settings, upstream_url: str) -> Services:
         breaker=CircuitBreaker(get("upstream", "breaker_threshold"), get("upstream", "breaker_cooldown")))
     lookups = Lookups(upstream, LOOKUPS, cache_ttls(settings), page_size=PAGE_SIZE,
                       max_pages=get("upstream", "max_pages"))
-    metrics = Metrics(upstream, lookups)
+    lists = ListBudget(get("server", "max_list_items"))
+    metrics = Metrics(upstream, lookups, lists)
     upstream.on_call = metrics.observe_upstream
     upstream.on_retry = metrics.observe_retry
     return Services(
         settings=settings, upstream=upstream, lookups=lookups, metrics=metrics,
         auth=Authenticator(get("auth", "mode"), get("auth", "static_token"), get("auth", "allowed_clients")),
-        observers=[metrics.observe_request, access_log])
+        observers=[metrics.observe_request, access_log], lists=lists)
 
 
 async def _services_context(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .http.budget import ListBudget
 from .observe import RequestRecord
 from .upstream.client import Upstream
 from .upstream.lookups import Lookups
@@ -30,8 +31,9 @@ RATE_LIMIT_ACCOUNTS_SHOWN = 10
 
 
 class Metrics:
-    def __init__(self, upstream: Upstream, lookups: Lookups):
+    def __init__(self, upstream: Upstream, lookups: Lookups, lists: ListBudget | None = None):
         self.in_flight = 0   # v1 requests being answered now (the middleware counts them)
+        self.lists = lists
         self.registry = CollectorRegistry()
         registry = self.registry
         self.requests = Counter(
@@ -113,6 +115,16 @@ class _StateCollector(Collector):
                                    "v1 requests waiting for a free upstream slot (back-pressure)")
         queued.add_metric([], upstream.gate.waiting)
         yield queued
+        lists = self._metrics.lists
+        if lists is not None:
+            held = GaugeMetricFamily("capsule_proxy_list_records_reserved",
+                                     "v1 list records the lists being answered have reserved ([server] max_list_items)")
+            held.add_metric([], lists.held)
+            yield held
+            waiting = GaugeMetricFamily("capsule_proxy_lists_waiting",
+                                        "v1 lists waiting for their share of [server] max_list_items")
+            waiting.add_metric([], lists.waiting)
+            yield waiting
 
         circuit = GaugeMetricFamily("capsule_proxy_circuit_open",
                                     "1 while the circuit breaker refuses upstream calls (open or probing)")

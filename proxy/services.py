@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .auth import Authenticator
 from .config import Settings
+from .http.budget import ListBudget
 from .observe import Observer
 from .upstream.client import Upstream
 from .upstream.lookups import Lookups
@@ -22,6 +23,7 @@ class Services:
     lookups: Lookups
     auth: Authenticator
     metrics: "Metrics"
+    lists: ListBudget = field(default_factory=lambda: ListBudget(20_000))   # [server] max_list_items
     ready: bool = False
     ready_checked_at: float = float("-inf")
     # Called with a RequestRecord after every request (metrics, access log, usage inventory).

@@ -56,10 +56,11 @@ def get_entry(conn: sqlite3.Connection, entry_id: int) -> dict[str, Any]:
 
 def add_entry(conn: sqlite3.Connection, kind: str, content: str, parent: str, parent_id: int, creator_id: int,
               entry_at: str | None = None, subject: str | None = None,
-              participants: list[dict[str, Any]] | None = None) -> int:
+              participants: list[dict[str, Any]] | None = None, ident: int | None = None) -> int:
     now = clock.utc_now()
     activity_id, activity_name = ACTIVITY_TYPES[kind]
     return insert(conn, "entries", {
+        **({"id": ident} if ident is not None else {}),    # a seed's entries keep their ids
         "type": kind, "content": content, "subject": subject, "activity_type_id": activity_id,
         "activity_type_name": activity_name, "entry_at": entry_at or now, "creator_id": creator_id,
         f"{parent}_id": parent_id, "participants": json.dumps(participants or []),

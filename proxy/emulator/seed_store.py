@@ -44,7 +44,7 @@ def apply_seed(conn: sqlite3.Connection, seed: Seed, schema_version: str) -> lis
     for entry in seed.entries:
         parent, parent_id = entry["parent"]
         add_entry(conn, entry["type"], entry["content"], parent, parent_id, entry["creator"], entry["entryAt"],
-                  entry["subject"], entry["participants"])
+                  entry["subject"], entry["participants"], entry.get("id"))
     for task in seed.tasks:
         completed = task["status"] == "COMPLETED"
         insert(conn, "tasks", {

@@ -217,16 +217,18 @@ async def list_records(request: web.Request, resource: Resource, route: Route) -
         return await translate_out(request, resource, items, ctx)
 
     transport = request.transport
-    try:
-        found = await scan(services.upstream, request[TOKEN], plan, start, limit, translate=translate,
-                           max_pages=services.settings.get("upstream", "max_pages"),
-                           client_gone=lambda: transport is None or transport.is_closing(), on_page=page_read)
-    except UpstreamError as exc:
-        if exc.status == 404 and parent is not None:
-            raise V1Error(404, f"there is no {PARENTS[parent[0]].noun} with id {parent[1]}") from None
-        raise
-    _answer_warnings(request, ctx)
-    return respond.listing(request, resource.list_root, found, item=resource.shapes[0].root)
+    max_pages = services.settings.get("upstream", "max_pages")
+    async with services.lists.reserve(limit if limit is not None else max_pages * plan.page_size):
+        try:
+            found = await scan(services.upstream, request[TOKEN], plan, start, limit, translate=translate,
+                               max_pages=max_pages, on_page=page_read,
+                               client_gone=lambda: transport is None or transport.is_closing())
+        except UpstreamError as exc:
+            if exc.status == 404 and parent is not None:
+                raise V1Error(404, f"there is no {PARENTS[parent[0]].noun} with id {parent[1]}") from None
+            raise
+        _answer_warnings(request, ctx)
+        return respond.listing(request, resource.list_root, found, item=resource.shapes[0].root)
 
 
 async def create(request: web.Request, resource: Resource, route: Route) -> web.StreamResponse:

@@ -19,15 +19,6 @@ if TYPE_CHECKING:
 
 USER_KEYS = ("id", "username", "name", "timezone", "token")
 
-#: Seed tables whose ids the emulator does not keep: it numbers their entries 1, 2, ... in seed
-#: order (proxy/emulator/seed_store.py adds each [[entries]] without its id). Below the highest
-#: id such a table holds, every missing id gets a placeholder copy, so each record still gets
-#: the id the request names; written with their ids, the copies are right whether or not the
-#: emulator keeps them. Remove the table from here once the emulator keeps its seed ids.
-NUMBERED_IN_ORDER = frozenset({"entries"})
-MAX_PLACEHOLDERS = 500          # a higher id is left out, and shows as missing, with a note
-
-
 def lookup_table(lookup: str) -> tuple[str, dict[str, Any]] | None:
     """The seed table a look-up list is written to, and what every row of it holds besides the
     record, from the look-up's v2 path: `/api/v2/categories` -> [[categories]]; definitions kept
@@ -65,23 +56,6 @@ def seed_data(account: Account, *, copies: bool) -> dict[str, list[dict[str, Any
     return data
 
 
-def with_placeholders(data: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """``data`` with the ids below each record of a NUMBERED_IN_ORDER table taken (see there)."""
-    notes = []
-    for table in NUMBERED_IN_ORDER & set(data):
-        entries = {entry["id"]: entry for entry in data[table]}
-        kept = {ident: entry for ident, entry in entries.items() if ident <= MAX_PLACEHOLDERS}
-        if len(kept) < len(entries):
-            notes.append(f"the emulator numbers its {table} itself, so only ids up to {MAX_PLACEHOLDERS} can be "
-                         f"seeded: {', '.join(map(str, sorted(set(entries) - set(kept))))} show as missing")
-        if not kept:
-            data[table] = []
-            continue
-        template = kept[min(kept)]
-        data[table] = [kept.get(ident) or {**template, "id": ident} for ident in range(1, max(kept) + 1)]
-    return data, notes
-
-
 def make_seed(account: Account) -> tuple[seeds.Seed, list[str]]:
     """The emulator seed for the account, and notes on anything it could not hold. A look-up
     table the emulator refuses on its own is left out first, of the seed and of the account (the
@@ -95,9 +69,9 @@ def make_seed(account: Account) -> tuple[seeds.Seed, list[str]]:
             del account.lists[name]
     problem = ""
     for copies in (False, True):
-        data, more = with_placeholders(_without(seed_data(account, copies=copies), lookups))
+        data = _without(seed_data(account, copies=copies), lookups)
         try:
-            return _parse(data), notes + more
+            return _parse(data), notes
         except seeds.SeedError as exc:
             problem = str(exc)
     minimal = {table: entries for table, entries in seed_data(account, copies=False).items()

@@ -63,9 +63,12 @@ def read_contacts(v2: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             contact_id = v2_data.ident(item)
             row = {"id": contact_id} if contact_id else {}
             for v1_name, v2_name in kind.fields:
-                value = v2_data.text(item, v2_name)
-                if value:
-                    row[v1_name] = value
+                value = item.get(v2_name)
+                if value is not None:
+                    if type(value) is not str:
+                        value = v2_data.text(item, v2_name)     # raises: v2 sent no text
+                    if value:
+                        row[v1_name] = value
             rows.append(row)
         contacts[kind.element] = rows
     return {"contacts": contacts}

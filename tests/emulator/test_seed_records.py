@@ -105,6 +105,7 @@ participants = [{ address = "eric@example.com", name = "Eric", role = "TO" },
                 { address = "bob@x.example", role = "FROM" }]
 
 [[entries]]
+id = 59
 content = "Called"
 kase = 3
 entryAt = "2026-11-02T10:00:00Z"
@@ -143,6 +144,11 @@ async def test_a_full_seed_through_the_api(make_emulator):
                                      {"address": "bob@x.example", "name": None, "role": "FROM"}]
     note = (await call(client, "GET", "/api/v2/kases/3/entries", headers=ANN))["entries"][0]
     assert note["type"] == "note" and note["creator"]["username"] == "ann"
+    # A seeded id is kept; entries without one are numbered after the highest, as for every table.
+    assert note["id"] == 59 and email["id"] == 60
+    new = await call(client, "POST", "/api/v2/entries", {"entry": {"type": "note", "content": "Later",
+                                                                    "kase": {"id": 3}}}, 201, headers=ANN)
+    assert new["entry"]["id"] == 61
     assert (await call(client, "GET", "/api/v2/trackdefinitions", headers=ANN))["trackDefinitions"] == [
         {"id": 1, "description": "Onboarding", "captureRule": "kase", "direction": "start"}]
 

@@ -438,9 +438,3 @@ def test_route_example_data_takes_the_path_parameters():
     assert filled("{other}", params) == "{other}"
 
 
-def test_records_the_emulator_numbers_itself_keep_their_ids():
-    from proxy.migrate.seeding import MAX_PLACEHOLDERS, with_placeholders
-    data, notes = with_placeholders({"entries": [{"id": 3, "content": "x", "party": 7}]})
-    assert [entry["id"] for entry in data["entries"]] == [1, 2, 3] and notes == []
-    data, notes = with_placeholders({"entries": [{"id": MAX_PLACEHOLDERS + 1, "content": "x", "party": 7}]})
-    assert data["entries"] == [] and str(MAX_PLACEHOLDERS + 1) in notes[0]
