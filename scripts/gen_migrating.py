@@ -52,6 +52,7 @@ ILLUSTRATIONS: list[tuple[str, str, str, str | None, str | None, str | None]] = 
     ("Read a task as v1 JSON", "GET", "/api/task/59", None, None, "json"),
     ("List tasks far into the list", "GET", "/api/tasks?start=150&limit=10&status=open,completed", None, None, None),
     ("List tasks by category and user", "GET", "/api/tasks?category=Call&user=sofia", None, None, None),
+    ("A filter naming a user the account does not have", "GET", "/api/tasks?user=nobody", None, None, None),
     ("List a case's completed tasks", "GET", "/api/kase/5/tasks?status=completed", None, None, None),
     ("Create a task for an opportunity (v1 JSON)", "POST", "/api/opportunity/3/task", JSON,
      '{"task": {"description": "Send the proposal", "dueDate": "2026-05-01", "owner": "sofia"}}', None),
@@ -65,6 +66,9 @@ ILLUSTRATIONS: list[tuple[str, str, str, str | None, str | None, str | None]] = 
     # One of the calls proxy/resources/untranslated.py lists, whichever comes first there.
     ("A v1 call the proxy does not translate", *next(examples.untranslated()), None, None, None),
 ]
+# The account's users for the illustrations (`--owner-map owners.json`): a filter's names are not
+# made up (decision M1), so the user filter above needs sofia here to match anything.
+OWNERS = {"api.user": 1, "sofia": 2}
 
 
 def _code(value: Any) -> str:
@@ -99,7 +103,7 @@ def _requests() -> list[dict[str, Any]]:
                       "route": (example.route.method, example.route.path)})
     for heading, method, path, content_type, body, accept in ILLUSTRATIONS:
         found.append({"heading": heading, "method": method, "path": path, "contentType": content_type,
-                      "body": body, "accept": accept, "route": None})
+                      "body": body, "accept": accept, "route": None, "owners": OWNERS})
     return found
 
 
@@ -110,7 +114,7 @@ async def _explanations(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         results.append(await explaining.explain(
             request["method"], request["path"], make_app=create_app, body=request["body"],
             content_type=request["contentType"], accept={"json": JSON, "xml": XML}.get(request["accept"] or ""),
-            timezone=ZONE, settings=settings))
+            timezone=ZONE, owners=request.get("owners"), settings=settings))
     return results
 
 
@@ -122,6 +126,8 @@ def _command(request: dict[str, Any]) -> str:
     if request["accept"]:
         parts.append(f"--accept {request['accept']}")
     parts.append(f"--timezone {ZONE}")
+    if request.get("owners"):
+        parts.append("--owner-map owners.json")
     return " ".join(parts)
 
 
@@ -300,7 +306,10 @@ def _render_here() -> str:
         "or `-` for stdin). It prints each v2 request, marked *look-up* or *call* with what it is for, its "
         "JSON body and the emulator's answer, then the v1 answer the proxy makes from it. `--json` prints "
         "the same as JSON; `--owner-map`/`--category-map` give the synthetic account your account's "
-        "users and categories (a saved `GET /api/v2/users` answer also gives each user's time zone).",
+        "users and categories (a saved `GET /api/v2/users` answer also gives each user's time zone). "
+        "Names a body uses are added to the synthetic account; a list filter's are not, since the proxy "
+        f"answers a name the account lacks with an empty list. The examples after the per-route ones use "
+        f"`owners.json` = `{json.dumps(OWNERS)}`.",
         "",
     ]
     for request, explanation in zip(requests, explanations):

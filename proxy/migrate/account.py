@@ -63,6 +63,7 @@ class Account:
     records: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)   # table -> id -> entry
     copies: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)    # the same, from the demo
     filtered: bool = False                             # the list keeps matches locally
+    notes: list[str] = field(default_factory=list)     # what the explanation must say about it
 
     @property
     def caller(self) -> dict[str, Any]:
@@ -135,6 +136,23 @@ def learn_names(account: Account, attempt: Callable[[Context], Any], source: Map
             return                    # the proxy will answer this itself
 
 
+def _note_unknown_filter(account: Account, attempt: Callable[[Context], Any], query: Mapping[str, Any]) -> None:
+    """A list filter naming what the account does not hold (`?user=nobody`) is not made up: a
+    filter selects among what exists, and the proxy answers such a name with an empty list, which
+    is what the explanation then shows (decision M1)."""
+    ctx = SpyContext(lists=account.lists, zone_override=account.zone)
+    try:
+        attempt(ctx)
+    except UnknownName as exc:
+        account.notes.append(
+            f"{exc.field}={query.get(exc.field)!r} names none of the synthetic account's {exc.lookup}: the "
+            "proxy reads that list once more, then answers an empty list, as shown. To explain with your "
+            "own names, give them: --owner-map / --category-map (\"owners\" / \"categories\" in a "
+            "/_proxy/explain body)")
+    except (InvalidField, UpstreamDataError):
+        pass                          # the proxy will answer this itself
+
+
 def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str, Any]] | None, *,
           zone: ZoneInfo, owners: Mapping[str, int] | None = None, owner_zones: Mapping[str, str] | None = None,
           categories: Mapping[str, int] | None = None, max_pages: int = 200) -> Account:
@@ -158,7 +176,7 @@ def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str,
             parent = (PARENTS[params["kind"]], ident)
     if route.op == "list" and resource.planner is not None:
         planned = (parent[0].word, parent[1]) if parent else None
-        learn_names(account, lambda ctx: resource.planner(query, planned, ctx), query)
+        _note_unknown_filter(account, lambda ctx: resource.planner(query, planned, ctx), query)
     example = filled(route.options.get("example") or {}, params)
     if "item" in params:        # the record a path names after its parent: moved, linked, removed
         ident = parse_id(params["item"])

@@ -171,7 +171,7 @@ async def explain(method: str, path: str, *, make_app: dry_run.AppFactory, body:
         "calls": calls,
         "lookups": [f"{c['method']} {c['path']}: {c['purpose']}" for c in calls if c["role"] == "look-up"],
         "answer": outcome.answer,
-        "notes": _notes(settings, calls, seed_notes),
+        "notes": _notes(settings, calls, seed_notes) + account.notes,
     }
 
 

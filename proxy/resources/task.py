@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from ..translate import v2_data
 from ..translate.dates import (due_date_time_to_v1, due_date_to_v1, due_date_to_v2, instant_to_local,
                                is_transition_day, local_to_instant, parse_due_on, parse_due_time,
-                               parse_instant, zone_for)
+                               parse_instant, reads_back, zone_for)
 from ..translate.errors import InvalidField
 from ..translate.fields import (Context, Field, Rule, Shape, UnknownName, blank, by_name_in, ident,
                                 nested_id, nested_text, stamp, text, text_in)
@@ -179,7 +179,7 @@ def write_due(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     if instant.second:
         ctx.warnings.append(f"dueDateTime {text_.strip()!r}: Capsule keeps due times to the minute; "
                             "the seconds are dropped")
-    if local_to_instant(parse_due_on(due_on), parse_due_time(due_time), zone) != instant:
+    if not reads_back(instant, zone):
         ctx.warnings.append(f"dueDateTime {text_.strip()!r} falls in the second pass of a repeated hour "
                             f"in {zone.key}; Capsule keeps wall time only, so it reads back "
                             "one daylight-saving step earlier")

@@ -142,6 +142,14 @@ def instant_to_local(instant: datetime, zone: ZoneInfo) -> tuple[str, str]:
     return wall.date().isoformat(), wall.time().isoformat("seconds")
 
 
+@lru_cache(maxsize=4096)
+def reads_back(instant: datetime, zone: ZoneInfo) -> bool:
+    """Whether the wall time of ``instant`` in ``zone`` reads back as the same instant: False in
+    the second pass of a repeated hour, which v2's wall time cannot tell from the first (T2)."""
+    due_on, due_time = instant_to_local(instant, zone)
+    return local_to_instant(parse_due_on(due_on), parse_due_time(due_time), zone) == instant
+
+
 def due_date_time_to_v2(text: str, zone: ZoneInfo) -> tuple[str, str]:
     """v1 `dueDateTime` -> v2 (`dueOn`, `dueTime`) in the user's zone."""
     instant = parse_instant(text)

@@ -438,3 +438,14 @@ def test_route_example_data_takes_the_path_parameters():
     assert filled("{other}", params) == "{other}"
 
 
+
+
+async def test_a_filter_naming_no_such_user_explains_the_empty_answer_the_proxy_gives():
+    """Issue 10 §9: a filter's name is not made up for the synthetic account (M1)."""
+    explanation = await explain("GET", "/api/tasks?user=nobody", timezone=ZONE)
+    answer = explanation["answer"]
+    assert answer["status"] == 200 and '<tasks size="0"/>' in answer["body"], answer
+    assert [call["path"] for call in explanation["calls"]] == ["/api/v2/users", "/api/v2/users"]
+    assert any(note.startswith("user='nobody' names none") for note in explanation["notes"])
+    named = await explain("GET", "/api/tasks?user=sofia", timezone=ZONE, owners=OWNERS)
+    assert '<tasks size="0"/>' not in named["answer"]["body"]
