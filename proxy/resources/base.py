@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..translate.fields import Context, Shape
+from ..translate.paging import PER_PAGE
 
 #: The largest v2 page: the fewest upstream calls per v1 list (v2 pages entries by 50).
-PAGE_SIZE = 100
+PAGE_SIZE = PER_PAGE
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ CONTACT_KINDS = (
     ContactKind("website", "websites", (("type", "type"), ("webAddress", "address"),
                                         ("webService", "service"), ("url", "url")), read_only=("url",)),
 )
-_KIND_OF_ARRAY = {kind.array: kind for kind in CONTACT_KINDS}
 
 
 def read_contacts(v2: Mapping[str, Any], ctx: Context) -> dict[str, Any]:

@@ -118,12 +118,21 @@ def due_date_to_v2(text: str) -> str:
     return stamp.day.isoformat()
 
 
-@lru_cache(maxsize=4096)
 def parse_instant(text: str, field: str = "dueDateTime") -> datetime:
     """A v1 date-time with a time of day -> an aware UTC datetime, whole seconds.
 
     No offset means UTC; a fraction of a second is dropped.
     """
+    # The cache is keyed on the client's text: a text longer than any usual stamp (a fraction of a
+    # million digits is valid) is parsed uncached, so no client can fill memory with keys.
+    return _parse_instant(text, field) if len(text) <= _CACHED_TEXT else _parse_instant.__wrapped__(text, field)
+
+
+_CACHED_TEXT = 40
+
+
+@lru_cache(maxsize=4096)
+def _parse_instant(text: str, field: str) -> datetime:
     stamp = _parse_v1(field, text)
     if stamp.clock is None:
         raise InvalidField(field, f"{field} needs a time of day, e.g. 2010-04-21T15:00:00Z; "

@@ -390,14 +390,6 @@ def by_name_in(key: str, *, lookup: str, name_key: str, what: str, listing: str,
     return write
 
 
-def id_in(key: str, link: str) -> Writer:
-    """A v1 id element that links a record: ``milestoneId`` -> ``{"milestone": {"id": N}}``."""
-    def write(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-        value = _text(v1, key).strip()
-        return {} if not value else {link: {"id": int(value)}}
-    return write
-
-
 # --- calendar days and names that several records may share (opportunities, kases) ------------
 
 def day(key: str) -> Reader:

@@ -3,7 +3,7 @@
 v1 lists take any 0-based `start` and a `limit` with no documented maximum; v2 serves 1-based
 pages of at most 100. An unfiltered list fetches only the pages that cover
 `[start, start + limit)` (`pages_for_window`) and cuts the window out of them
-(`slice_window`, or a `Window` fed page by page). A filtered list (`category=`, `user=`, or
+(a `Window` fed page by page). A filtered list (`category=`, `user=`, or
 a per-parent list) cannot know where its matches sit, so it scans from page 1 and feeds only
 the matches to a `Window`, stopping as soon as the window is full.
 
@@ -15,7 +15,7 @@ an InvalidField naming the parameter; `limit=0` is an empty window that needs no
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import InvalidField
@@ -59,15 +59,6 @@ def pages_for_window(start: int, limit: int | None, per_page: int = PER_PAGE) ->
     if limit == 0:
         return range(0)
     return range(first, (start + limit - 1) // per_page + 2)
-
-
-def slice_window(page_number: int, items: Sequence[Any], start: int, limit: int | None,
-                 per_page: int = PER_PAGE) -> list[Any]:
-    """The part of one v2 page (1-based `page_number`) that lies inside the v1 window."""
-    offset = (page_number - 1) * per_page
-    begin = max(start - offset, 0)
-    end = len(items) if limit is None else max(start + limit - offset, 0)
-    return list(items[begin:end])
 
 
 class Window:

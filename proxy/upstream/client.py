@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import aiohttp
 import orjson
@@ -29,7 +29,6 @@ log = logging.getLogger("capsule_proxy.upstream")
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 MIN_SCRUBBED = 4  # tokens at least this long are scrubbed from texts built from upstream answers
-PAGE_SIZE = 100  # v2's largest page: the fewest calls for a scan
 
 
 class UpstreamUnavailable(Exception):
@@ -265,26 +264,6 @@ class Upstream:
             self.last_answer_at = self._clock()
         return alive
 
-    async def pages(self, path: str, token: str, key: str, params: Mapping[str, str] | None = None,
-                    first_page: int = 1) -> AsyncIterator[tuple[int, list[Any], bool]]:
-        """Yield (page number, items, has_next) for pages of PAGE_SIZE, from first_page on."""
-        page = first_page
-        while True:
-            answer = await self.call("GET", path, token,
-                                     params={**(params or {}), "page": str(page), "perPage": str(PAGE_SIZE)})
-            items = _items(answer.data, key, path)
-            yield page, items, answer.has_next_page
-            if not answer.has_next_page:
-                return
-            page += 1
-
-    async def get_all(self, path: str, token: str, key: str) -> list[Any]:
-        """Every item of a paged collection; a failure on any page fails the whole list."""
-        items: list[Any] = []
-        async for _, page_items, _ in self.pages(path, token, key):
-            items.extend(page_items)
-        return items
-
 
 async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
     """The whole body, refusing one over MAX_ANSWER_BYTES before it fills memory.
@@ -306,22 +285,12 @@ async def _read_bounded(response: aiohttp.ClientResponse, what: str) -> bytes:
     return b"".join(chunks)
 
 
-
-
 _ID_SEGMENT = re.compile(r"/[0-9][0-9,]*(?=/|$)")
 
 
 def route_of(path: str) -> str:
     """/api/v2/tasks/42 -> /api/v2/tasks/{id}: a metric label with a bounded set of values."""
     return _ID_SEGMENT.sub("/{id}", path)
-
-
-def _items(data: Any, key: str, path: str) -> list[Any]:
-    items = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise UpstreamUnavailable(f"the upstream answer to GET {path} has no {key!r} list",
-                                  transient=False)
-    return items
 
 
 def scrub(text: str, token: str) -> str:

@@ -32,8 +32,8 @@ import orjson
 from .documents import (
     DEFAULT_MAX_BYTES, NEEDS_ESCAPE, BadDocument, as_text, checked_body, first_non_xml_char, xml_safe,
 )
-from .schemas import (ANY_TEXT_TYPES, JSON_NAMES, SIMPLE_TYPES, STRUCTURE, Decl, content_problems,
-                      expected_roots, join_messages, type_message)
+from .schemas import (ANY_TEXT_TYPES, FREE_TEXT_TYPES, JSON_NAMES, SIMPLE_TYPES, STRUCTURE, Decl,
+                      content_problems, expected_roots, join_messages, type_message)
 from .xml_codec import list_items
 
 __all__ = ["decode", "decode_list", "encode", "encode_list", "encode_error"]
@@ -42,7 +42,6 @@ _BOM = b"\xef\xbb\xbf"
 _WS = " \t\r\n"
 _BOOLEAN_TYPES = frozenset({"Boolean", "Flag"})
 _DECIMAL_TYPES = frozenset({"Decimal"})
-_FREE_TEXT = frozenset({"Text", "Name", "xs:string"})   # kept as sent (D2), as in schemas.Decl
 
 
 class _Object(list):
@@ -125,13 +124,13 @@ class _Walk:
         if type(value) is str and type_name in ANY_TEXT_TYPES:    # most leaves: free text
             if NEEDS_ESCAPE.search(value) is None:
                 return value
-            return self.scalar(key, value, type_name in _FREE_TEXT)
+            return self.scalar(key, value, type_name in FREE_TEXT_TYPES)
         if type(value) is bool and type_name in _BOOLEAN_TYPES:
             value = "true" if value else "false"   # GF sends "@delete": true; the words are v1's
         elif type(value) is float and type_name in _DECIMAL_TYPES:
             # repr: the shortest text that reads back as this number, i.e. what the client wrote.
             value = format(Decimal(repr(value)), "f")
-        text = self.scalar(key, value, type_name in _FREE_TEXT)
+        text = self.scalar(key, value, type_name in FREE_TEXT_TYPES)
         if text is not None and not SIMPLE_TYPES[type_name](text):
             subject = subject or JSON_NAMES.el(key)
             self.problems.append(type_message(subject, type_name, text) or f"{subject} is not valid")
@@ -142,6 +141,7 @@ class _Walk:
         out: dict[str, Any] = {}
         children, repeatable = decl.children, decl.repeatable
         stray = False                         # a key unknown or repeated: explained below
+        seen: set[str] = set()                # a key given twice is refused even if one was null
         for key, value in obj:
             if key[:1] == "@":
                 name = key[1:]
@@ -156,9 +156,10 @@ class _Walk:
                     out[key] = text
                 continue
             child = children.get(key)
-            if child is None or (key in out and key not in repeatable):
+            if child is None or (key in seen and key not in repeatable):
                 stray = True
                 continue
+            seen.add(key)
             if key in repeatable:
                 for item in (value if type(value) is list else (value,)):
                     converted = self._child(key, item, child)

@@ -64,7 +64,8 @@ _SCHEMAS: dict[str, etree.XMLSchema] = {kind: etree.XMLSchema(doc) for kind, doc
 
 # --- the declaration tree -----------------------------------------------------------------------
 
-_FREE_TEXT = frozenset({"Text", "Name", "xs:string"})
+#: Types kept exactly as sent, surrounding whitespace included (D2).
+FREE_TEXT_TYPES = frozenset({"Text", "Name", "xs:string"})
 
 
 @dataclass(eq=False)
@@ -88,7 +89,7 @@ class Decl:
         self.is_leaf = self.leaf_type is not None
         # Free text is kept exactly as sent, surrounding whitespace included (D2); typed values
         # (ids, dates, numbers, booleans) have it stripped, as XSD collapses them.
-        self.keeps_space = self.leaf_type in _FREE_TEXT
+        self.keeps_space = self.leaf_type in FREE_TEXT_TYPES
 
 
 @dataclass
@@ -289,7 +290,9 @@ def _collapses(base: str, definitions: dict[str, etree._Element]) -> bool:
 #: simple type name -> whether a text is valid for it (the XSD's rules, in Python).
 SIMPLE_TYPES: dict[str, Callable[[str], bool]] = _compile_simple_types()
 #: The types any text is valid for (no facet at all).
-ANY_TEXT_TYPES: frozenset[str] = frozenset(name for name, check in SIMPLE_TYPES.items() if check is _any_text)
+#: The free-text types any text is valid for (no facet at all): the JSON walk skips their check.
+ANY_TEXT_TYPES: frozenset[str] = frozenset(name for name, check in SIMPLE_TYPES.items()
+                                           if check is _any_text and name in FREE_TEXT_TYPES)
 
 #: What a value of each simple type must look like, for error messages.
 TYPE_RULES: dict[str, str] = {

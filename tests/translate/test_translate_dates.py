@@ -234,3 +234,12 @@ def test_zone_for():
 def test_unknown_zone_is_an_upstream_error(name):
     with pytest.raises(UpstreamDataError, match="unknown time zone"):
         zone_for(name)
+
+
+def test_a_client_cannot_fill_the_instant_cache_with_long_texts():
+    """parse_instant is cached on the client's text; an absurdly long (valid) one is not kept."""
+    from proxy.translate import dates
+    long_text = "2010-04-21T15:00:00." + "0" * 100_000 + "Z"
+    before = dates._parse_instant.cache_info().currsize
+    assert dates.parse_instant(long_text) == dates.parse_instant("2010-04-21T15:00:00Z")
+    assert dates._parse_instant.cache_info().currsize <= before + 1      # the short one only

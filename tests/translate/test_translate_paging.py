@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from proxy.translate.errors import InvalidField
-from proxy.translate.paging import (PER_PAGE, Window, pages_for_window, parse_limit, parse_start,
-                                    slice_window)
+from proxy.translate.paging import PER_PAGE, Window, pages_for_window, parse_limit, parse_start
+
+
+def slice_window(page_number: int, items: Sequence[Any], start: int, limit: int | None,
+                 per_page: int = PER_PAGE) -> list[Any]:
+    """The oracle: the part of one v2 page (1-based) that lies inside the v1 window."""
+    offset = (page_number - 1) * per_page
+    begin = max(start - offset, 0)
+    end = len(items) if limit is None else max(start + limit - offset, 0)
+    return list(items[begin:end])
 
 
 @pytest.mark.parametrize("raw, start, limit", [

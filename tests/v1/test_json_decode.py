@@ -61,6 +61,7 @@ def test_bom_and_whitespace_around_the_document():
     (b'{"task": {"colour": "red", "size": 1, "description": "x"}}', 'unknown fields "colour", "size" in "task"'),
     (b'{"task": {"@size": "1"}}', 'unknown field "@size" in "task"'),
     (b'{"task": {"description": "a", "description": "b"}}', '"description" appears twice in "task"'),
+    (b'{"task": {"description": null, "description": "b"}}', '"description" appears twice in "task"'),
     (b'{"task": {"id": "1", "id": "1", "id": "1"}}', '"id" appears 3 times in "task"'),
     (b'{"task": {"partyId": "abc"}}', "\"partyId\" must be a positive integer, got 'abc'"),
     (b'{"task": {"partyId": 0}}', "\"partyId\" must be a positive integer, got '0'"),
