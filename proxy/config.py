@@ -153,7 +153,7 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "request_timeout": Setting(120.0, _positive_float,
                                    "seconds one v1 request may take in all, upstream calls and paging "
                                    "included; longer ones get 504 (0: no limit)"),
-        "max_list_items": Setting(20_000, _int_in(100, 10_000_000),
+        "max_list_items": Setting(6_000, _int_in(100, 10_000_000),
                                   "most v1 list records all lists being answered may hold at once (per "
                                   "worker); each list reserves its window (limit, or max_pages of records "
                                   "without one) and waits its turn beyond it"),

@@ -23,7 +23,7 @@ class Services:
     lookups: Lookups
     auth: Authenticator
     metrics: "Metrics"
-    lists: ListBudget = field(default_factory=lambda: ListBudget(20_000))   # [server] max_list_items
+    lists: ListBudget                  # [server] max_list_items
     ready: bool = False
     ready_checked_at: float = float("-inf")
     # Called with a RequestRecord after every request (metrics, access log, usage inventory).
