@@ -16,6 +16,7 @@ from ..keys import PAGES, PARAMS, SERVICES, TOKEN
 from ..resources.base import PARENTS, Parent, Resource, Route
 from ..resources.lookups import ALIASES
 from ..translate import fields as engine
+from ..translate import v2_data
 from ..translate.errors import InvalidField
 from ..translate.fields import Context, Shape, UnknownName
 from ..translate.ids import created_id, parse_id
@@ -81,10 +82,12 @@ async def _call(request: web.Request, method: str, path: str, **kwargs: Any) -> 
     return await request.app[SERVICES].upstream.call(method, path, request[TOKEN], **kwargs)
 
 
-async def require(request: web.Request, collection: str, item: str, ident: int, noun: str) -> dict[str, Any]:
-    """The v2 record, or a v1 404 naming it (a parent, or the record a PUT changes)."""
+async def require(request: web.Request, collection: str, item: str, ident: int, noun: str,
+                  params: dict[str, str] | None = None) -> dict[str, Any]:
+    """The v2 record, or a v1 404 naming it (a parent, the record a PUT changes, an item named
+    under its parent); ``params`` such as ``embed``."""
     try:
-        answer = await _call(request, "GET", f"/api/v2/{collection}/{ident}")
+        answer = await _call(request, "GET", f"/api/v2/{collection}/{ident}", params=params)
     except UpstreamError as exc:
         if exc.status == 404:
             raise V1Error(404, f"there is no {noun} with id {ident}") from None
@@ -332,7 +335,7 @@ async def remove_item(request: web.Request, resource: Resource, route: Route) ->
     if array is None:
         raise V1Error(404, f"{resource.noun} {ident} has no {item_noun} with id {item}")
     await _call(request, "PUT", f"{resource.v2.path}/{ident}",
-                json={resource.v2.item: {array: [{"id": item, "_delete": True}]}})
+                json={resource.v2.item: {array: [v2_data.removal(item)]}})
     return respond.empty(200)
 
 

@@ -28,20 +28,14 @@ from ..upstream.client import UpstreamError, UpstreamTimeout, UpstreamUnavailabl
 from . import respond
 from .addresses import public_base
 from .errors import V1Error
-from .handlers import Operation, _call, _item, new_context, path_id, path_parent, translate_in
+from .handlers import Operation, _call, new_context, path_id, path_parent, require, translate_in
 
 
 # --- the parent record ------------------------------------------------------------------------------
 
 async def embedded(request: web.Request, kind: Parent, ident: int, embed: str) -> dict[str, Any]:
     """The parent's v2 record with ``embed`` (tags, fields), or a v1 404 naming it."""
-    try:
-        answer = await _call(request, "GET", f"/api/v2/{kind.collection}/{ident}", params={"embed": embed})
-    except UpstreamError as exc:
-        if exc.status == 404:
-            raise V1Error(404, f"there is no {kind.noun} with id {ident}") from None
-        raise
-    return _item(answer, kind.link)
+    return await require(request, kind.collection, kind.link, ident, kind.noun, params={"embed": embed})
 
 
 async def write_parent(request: web.Request, kind: Parent, ident: int, body: dict[str, Any], change: str,
@@ -106,7 +100,7 @@ async def remove_tag(request: web.Request, resource: Resource, route: Route) -> 
     if tag is None:
         respond.warn(request, [f"{kind.noun} {ident} has no tag {name!r}; nothing was removed"])
         return respond.empty(200)
-    await write_parent(request, kind, ident, {"tags": [{"id": v2_data.id_number(tag), "_delete": True}]},
+    await write_parent(request, kind, ident, {"tags": [v2_data.removal(v2_data.id_number(tag))]},
                        f"tag {name!r} (removed)", "tag")
     return respond.empty(200)
 
@@ -169,13 +163,8 @@ async def _in_parent(request: web.Request, resource: Resource) -> int:
     otherwise: one call)."""
     kind, parent_id = path_parent(request)
     ident = path_id(request, "item", resource.noun)
-    try:
-        answer = await _call(request, "GET", f"{resource.v2.path}/{ident}")
-    except UpstreamError as exc:
-        if exc.status == 404:
-            raise V1Error(404, f"there is no {resource.noun} with id {ident}") from None
-        raise
-    linked = v2_data.record(_item(answer, resource.v2.item), kind.link)
+    item = await require(request, resource.v2.collection, resource.v2.item, ident, resource.noun)
+    linked = v2_data.record(item, kind.link)
     if not linked or linked.get("id") != parent_id:
         raise V1Error(404, f"{kind.noun} {parent_id} has no {resource.noun} with id {ident}")
     return ident

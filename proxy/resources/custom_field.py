@@ -270,7 +270,7 @@ def v2_body(changes: Sequence[Change], stored: Mapping[int, int] | None) -> dict
         if change.clear:
             value_id = (stored or {}).get(change.definition_id)
             if value_id is not None:
-                fields.append({"id": value_id, "_delete": True})
+                fields.append(v2_data.removal(value_id))
             continue
         fields.append({"definition": {"id": change.definition_id}, "value": change.value})
         tag = v2_data.record(change.definition, "tag")

@@ -92,7 +92,7 @@ def write_contacts(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
                 if not contact_id:
                     raise InvalidField(kind.element, f"{kind.element} {index} in contacts: delete=\"true\" "
                                                      "needs the contact's id")
-                body.setdefault(kind.array, []).append({"id": int(contact_id), "_delete": True})
+                body.setdefault(kind.array, []).append(v2_data.removal(int(contact_id)))
                 continue
             item: dict[str, Any] = {"id": int(contact_id)} if contact_id else {}
             for v1_name, v2_name in writable:

@@ -81,3 +81,9 @@ def records(items: Any, what: str) -> list[Mapping[str, Any]]:
     if isinstance(items, list) and all(isinstance(item, dict) for item in items):
         return items
     raise UpstreamDataError(f"v2 {what} should be a list of objects")
+
+
+def removal(ident: int) -> dict[str, Any]:
+    """The item of a v2 nested array (contacts, tags, field values) that removes the one with
+    this id: v2 removes by `_delete`, not by leaving it out."""
+    return {"id": ident, "_delete": True}
