@@ -391,12 +391,11 @@ def _show(collection: str) -> Any:
 
 
 def _update(collection: str) -> Any:
+    show = _show(collection)
+
     async def handler(request: web.Request) -> web.Response:
-        await request.read()
-        canned = request.app[CANNED]
-        ident = _id(request)
-        body = canned.one(collection, ident, _embed(request.query.get("embed"))) if ident else None
-        return _json(body) if body is not None else _json(NOT_FOUND, 404)
+        await request.read()                       # the body is read, as v2 would, then ignored
+        return await show(request)
     return handler
 
 

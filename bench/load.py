@@ -37,6 +37,7 @@ from typing import Any, Sequence
 
 import aiohttp
 
+from .loadgen import percentile
 from .procs import cpu_seconds, rss_kb  # the /proc readers the suite uses too
 
 TOKEN = "tok-phillip"
@@ -252,14 +253,6 @@ def _connection_counter(stats: Stats) -> aiohttp.TraceConfig:
     trace.on_connection_create_end.append(created)
     trace.on_connection_reuseconn.append(reused)
     return trace
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (0 when empty)."""
-    if not ordered:
-        return 0.0
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
 
 
 async def generate(options: Options, base: str, pid: int | None) -> dict[str, Any]:

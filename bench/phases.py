@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from . import report
 from .loadgen import LoadGen, basic, check, count_calls, raw_request, read_answer
 from .procs import CLIENT_CPU, SERVER_CPU, PeakRss, Proc, Processes, cpu_busy, rss_kb, set_affinity
-from .scenarios import (BY_NAME, MEMORY_CONCURRENCY, MEMORY_REQUESTS, RSS_CONNECTIONS, SCENARIOS, Req,
-                        Scenario)
+from .scenarios import (BY_NAME, LATENCY_SCENARIOS, MEMORY_CONCURRENCY, MEMORY_REQUESTS, RSS_CONNECTIONS,
+                        SCENARIOS, Req, Scenario)
 from .servers import start_proxy, uvloop_available
 
 
@@ -153,7 +153,7 @@ def run_latency(ctx: Context, servers: dict[str, Proc | None]) -> dict[str, Any]
     args = ctx.args
     results: dict[str, Any] = {}
     duration = min(args.duration, 3.0)
-    for name in ("get_task", "post_task"):
+    for name in LATENCY_SCENARIOS:
         scenario = BY_NAME[name]
         if args.only and name not in args.only:
             continue

@@ -378,8 +378,8 @@ def format_report(results: dict[str, Any]) -> str:
         short = f" (by {g['short_by']:g})" if g["short_by"] is not None else ""
         note = f"  [{g['note']}]" if g["note"] else ""
         lines.append(f"  {g['goal']:<66} {measured:>12} {required:>12}  {g['verdict']}{short}{note}")
-    counts = {v: sum(1 for g in results["goals"] if g["verdict"] == v) for v in ("PASS", "MISS", "N/A")}
-    lines.append(f"  {counts['PASS']} PASS, {counts['MISS']} MISS, {counts['N/A']} N/A")
+    counts = verdict_counts(results["goals"])
+    lines.append(f"  {counts.get('PASS', 0)} PASS, {counts.get('MISS', 0)} MISS, {counts.get('N/A', 0)} N/A")
     info = info_rows(results)
     if info:
         lines += ["", "FOR THE LEAD (no goal)"] + [f"  {k:<44} {v}" for k, v in info]

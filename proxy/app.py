@@ -8,7 +8,7 @@ from aiohttp import web
 
 from . import ops, server
 from .auth import Authenticator
-from .config import Settings
+from .config import Settings, cache_ttls
 from .http.budget import ListBudget
 from .http.middleware import ROUTER, defer_expect, dispatch, v1_middleware
 from .http.router import Router
@@ -23,11 +23,6 @@ from .services import Services
 from .upstream.client import Upstream
 from .upstream.lookups import Lookups
 from .upstream.resilience import CircuitBreaker, RetryPolicy
-
-
-def cache_ttls(settings: Settings) -> dict[str, float]:
-    return {key: settings.get("cache", key) for key in ("users_ttl", "categories_ttl", "timezone_ttl",
-                                                        "reference_ttl")}
 
 
 def build_services(settings: Settings, upstream_url: str) -> Services:

@@ -359,3 +359,8 @@ def _check_together(values: dict[str, dict[str, Any]]) -> None:
         if not auth["allowed_clients"]:
             raise ConfigError("auth.allowed_clients: required when auth.mode is 'static' "
                               "(the v1 tokens the proxy accepts)")
+
+
+def cache_ttls(settings: Settings) -> dict[str, float]:
+    """The look-up caches' lifetimes: every `[cache] *_ttl` key (the look-up table names them)."""
+    return {key: settings.get("cache", key) for key in SECTIONS["cache"] if key.endswith("_ttl")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, cache_ttls
 from .logs import setup_logging
 from .services import Services
 
@@ -45,8 +45,7 @@ def apply(services: Services, new: Settings) -> tuple[list[str], list[str]]:
     get = merged.get
     if new.get("auth", "mode") == old.get("auth", "mode"):
         services.auth.update(get("auth", "static_token"), get("auth", "allowed_clients"))
-    services.lookups.configure({key: get("cache", key) for key in
-                                ("users_ttl", "categories_ttl", "timezone_ttl", "reference_ttl")})
+    services.lookups.configure(cache_ttls(merged))
     services.upstream.rate_limit_wait = get("upstream", "rate_limit_wait")
     setup_logging(get("log", "level"), get("log", "format"))
     services.settings = merged

@@ -28,4 +28,3 @@ class Services:
     ready_checked_at: float = float("-inf")
     # Called with a RequestRecord after every request (metrics, access log, usage inventory).
     observers: list[Observer] = field(default_factory=list)
-    in_flight: int = 0

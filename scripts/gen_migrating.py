@@ -71,11 +71,6 @@ ILLUSTRATIONS: list[tuple[str, str, str, str | None, str | None, str | None]] = 
 OWNERS = {"api.user": 1, "sofia": 2}
 
 
-def _code(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return f"`{text}`" if text else "`\"\"`"
-
-
 def shown(path: str) -> str:
     """A route template as people read it: `{kind:party|kase}` -> `{party|kase}`."""
     return re.sub(r"\{\w+:([^{}]+)\}", r"{\1}", path)
@@ -258,7 +253,9 @@ def _usage_example() -> str:
 
 # --- the page ---------------------------------------------------------------------------------
 
-def _render_here() -> str:
+def render() -> str:
+    """The page (http/handlers.fill fetches a request's look-ups in a fixed order, so it is the same
+    in every process)."""
     requests = _requests()
     explanations = asyncio.run(_explanations(requests))
     out = [
@@ -364,12 +361,6 @@ def _render_here() -> str:
         "",
     ]
     return "\n".join(out)
-
-
-def render() -> str:
-    """The page (http/handlers.fill fetches a request's look-ups in a fixed order, so it is the same
-    in every process)."""
-    return _render_here()
 
 
 def main(argv: list[str] | None = None) -> int:

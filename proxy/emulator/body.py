@@ -12,13 +12,17 @@ from .errors import V2Error, field_error
 MAX_BODY = 1024 * 1024
 
 
-async def read_envelope(request: web.Request, resource: str) -> dict[str, Any]:
-    """The object inside `{"<resource>": {...}}`; anything else is a 400, as in v2."""
-    raw = await request.read()
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON; a 400 as v2 answers when it is not."""
     try:
-        body = orjson.loads(raw)
+        return orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
         raise V2Error(400, f"request body is not valid JSON: {exc}") from None
+
+
+async def read_envelope(request: web.Request, resource: str) -> dict[str, Any]:
+    """The object inside `{"<resource>": {...}}`; anything else is a 400, as in v2."""
+    body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get(resource), dict):
         raise V2Error(400, f'request body must be a JSON object of the form {{"{resource}": {{...}}}}')
     return body[resource]

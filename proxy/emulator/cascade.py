@@ -11,15 +11,14 @@ import sqlite3
 from typing import Any
 
 from . import clock
-from .errors import not_found
+from .rows import require
 
 RESOURCES = {"parties": "party", "opportunities": "opportunity", "kases": "kase"}
 
 
 def delete_record(conn: sqlite3.Connection, entity: str, record_id: int) -> None:
     """Delete one record and everything that belongs to it; 404 when it does not exist."""
-    if conn.execute(f"SELECT 1 FROM {entity} WHERE id = ?", (record_id,)).fetchone() is None:
-        raise not_found(RESOURCES[entity], record_id)
+    require(conn, entity, record_id, RESOURCES[entity])
     now = clock.utc_now()
     if entity == "parties":
         for table in ("opportunities", "kases"):

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from .contact_model import KINDS, ContactOp, render_contact, website_url
 from .errors import field_error
-from .rows import by_ids, insert, update
+from .rows import by_ids, changed_columns, insert, update
 
 
 def contacts_for(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, list[dict[str, Any]]]]:
@@ -54,7 +54,7 @@ def apply(conn: sqlite3.Connection, party_id: int, ops: list[ContactOp]) -> bool
             current = conn.execute("SELECT * FROM contacts WHERE id = ?", (op.contact_id,)).fetchone()
             if current is None:  # deleted earlier in the same write
                 continue
-            changes = {column: value for column, value in op.changes.items() if current[column] != value}
+            changes = changed_columns(current, op.changes)
             if op.kind == "websites" and changes:
                 changes["url"] = website_url(changes.get("service", current["service"]),
                                              changes.get("address", current["address"]))

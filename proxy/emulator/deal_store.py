@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 from . import clock, field_store, party_store, reference_store, tag_store
 from .deal_model import DealInput
-from .errors import ValidationFailed, field_error, not_found
+from .errors import ValidationFailed, field_error
 from .field_values import json_number
 from .nested import PARTY_COLUMNS, nested_named, nested_party_from, nested_user
-from .rows import by_ids, changed_columns, insert, update
+from .rows import by_ids, changed_columns, insert, require, update
 
 RESOURCES = {"opportunities": "opportunity", "kases": "kase"}
 EMBEDS = {"opportunities": frozenset({"tags", "fields", "party", "milestone", "tracks", "missingImportantFields"}),
@@ -172,9 +172,7 @@ def create(conn: sqlite3.Connection, entity: str, deal: DealInput, user_id: int,
 
 def update_record(conn: sqlite3.Connection, entity: str, record_id: int, deal: DealInput,
                   embeds: frozenset[str]) -> dict[str, Any]:
-    current = conn.execute(f"SELECT * FROM {entity} WHERE id = ?", (record_id,)).fetchone()
-    if current is None:
-        raise not_found(RESOURCES[entity], record_id)
+    current = _require(conn, entity, record_id)
     errors = list(deal.errors)
     columns = dict(deal.columns)
     _check_links(conn, RESOURCES[entity], columns, errors)
@@ -206,10 +204,7 @@ def update_record(conn: sqlite3.Connection, entity: str, record_id: int, deal: D
 # --- additional parties ---
 
 def _require(conn: sqlite3.Connection, entity: str, record_id: int) -> sqlite3.Row:
-    row = conn.execute(f"SELECT * FROM {entity} WHERE id = ?", (record_id,)).fetchone()
-    if row is None:
-        raise not_found(RESOURCES[entity], record_id)
-    return row
+    return require(conn, entity, record_id, RESOURCES[entity])
 
 
 def related_parties(conn: sqlite3.Connection, entity: str, record_id: int, embeds: frozenset[str],

@@ -9,7 +9,7 @@ from typing import Any
 from . import clock
 from .errors import ValidationFailed, field_error, not_found
 from .nested import PARTY_COLUMNS, nested_named, nested_party_from, nested_user
-from .rows import insert, update
+from .rows import changed_columns, insert, require, update
 
 PARENTS = {"party": "parties", "opportunity": "opportunities", "kase": "kases"}
 # Capsule's built-in activity types for the three kinds of entry.
@@ -40,8 +40,7 @@ def render_entry(row: sqlite3.Row) -> dict[str, Any]:
 def list_for(conn: sqlite3.Connection, parent: str, parent_id: int, limit: int, offset: int
              ) -> list[dict[str, Any]]:
     """Newest entryAt first; 404 when the parent does not exist."""
-    if conn.execute(f"SELECT 1 FROM {PARENTS[parent]} WHERE id = ?", (parent_id,)).fetchone() is None:
-        raise not_found(parent, parent_id)
+    require(conn, PARENTS[parent], parent_id, parent)
     rows = conn.execute(f"{_SELECT} WHERE e.{parent}_id = ? ORDER BY e.entry_at DESC, e.id DESC LIMIT ? OFFSET ?",
                         (parent_id, limit, offset))
     return [render_entry(row) for row in rows]
@@ -75,12 +74,10 @@ def create_note(conn: sqlite3.Connection, content: str, parent: str, parent_id: 
 
 
 def update_entry(conn: sqlite3.Connection, entry_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    row = conn.execute("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone()
-    if row is None:
-        raise not_found("entry", entry_id)
+    row = require(conn, "entries", entry_id, "entry")
     if row["type"] == "task":
         raise ValidationFailed([field_error("entry", "type", "only note and email entries can be updated")])
-    changed = {column: value for column, value in changes.items() if row[column] != value}
+    changed = changed_columns(row, changes)
     if changed:
         update(conn, "entries", entry_id, changed | {"updated_at": clock.utc_now()})
     return get_entry(conn, entry_id)

@@ -86,7 +86,8 @@ def _value_row(conn: sqlite3.Connection, entity: str, record_id: int | None, val
                ) -> sqlite3.Row | None:
     if record_id is None:
         return None
-    return conn.execute("SELECT v.*, d.type, d.options, d.name FROM field_values v"
+    # The value's id, and its definition's row: what resolve() reads of both.
+    return conn.execute("SELECT v.id AS value_id, d.* FROM field_values v"
                         " JOIN field_definitions d ON d.id = v.definition_id"
                         " WHERE v.id = ? AND v.entity = ? AND v.record_id = ?",
                         (value_id, entity, record_id)).fetchone()
@@ -105,10 +106,9 @@ def resolve(conn: sqlite3.Connection, entity: str, record_id: int | None, ops: l
                                           f"custom field value {op.value_id} is not one of this {resource}'s"))
                 continue
             if op.action == "delete":
-                resolved.append(("delete", row["id"], None))
+                resolved.append(("delete", row["value_id"], None))
                 continue
-            definition: sqlite3.Row | str = conn.execute(
-                "SELECT * FROM field_definitions WHERE id = ?", (row["definition_id"],)).fetchone()
+            definition: sqlite3.Row | str = row
         else:
             definition = _definition(conn, entity, op)
         if isinstance(definition, str):

@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .task_model import parse_due_on
+
 TYPES = ("text", "number", "date", "boolean", "list")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 
@@ -51,12 +53,10 @@ def normalize(kind: str, options: list[str] | None, value: Any) -> str:
     if kind == "date":
         if isinstance(value, date):  # TOML dates in a seed
             return value.isoformat()
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            try:
-                return date.fromisoformat(value).isoformat()
-            except ValueError:
-                pass
-        raise ValueError("must be a date as YYYY-MM-DD")
+        day = parse_due_on(value)
+        if day is None:
+            raise ValueError("must be a date as YYYY-MM-DD")
+        return day
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ValueError("must be true or false")

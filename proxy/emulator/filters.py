@@ -7,10 +7,10 @@ Text comparisons fold case with the store's `fold()` function (non-ASCII letters
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any, Callable
 
 from .errors import V2Error
+from .task_model import parse_due_on
 
 Clause = tuple[str, list[Any]]
 Operators = dict[str, Callable[[Any], Clause]]
@@ -27,13 +27,10 @@ def _text(value: Any) -> str:
 
 
 def _date(value: Any) -> str:
-    text = _text(value)
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
-    raise ValueError(f"value must be a date as YYYY-MM-DD, got {value!r}")
+    day = parse_due_on(_text(value))
+    if day is None:
+        raise ValueError(f"value must be a date as YYYY-MM-DD, got {value!r}")
+    return day
 
 
 def _name_or_id(value: Any) -> tuple[str, int]:

@@ -58,8 +58,7 @@ def parse_party(fields: dict[str, Any], kind: str | None, creating: bool) -> Par
             party.organisation = _organisation(fields["organisation"], errors)
     elif creating or "name" in fields:
         if not (party.columns.get("name") or "").strip():
-            if not any(e["field"] == "name" for e in errors):
-                errors.append(field_error("party", "name", "name is required"))
+            errors.append(field_error("party", "name", "name is required"))   # one per field is kept
         else:
             party.columns["name"] = party.columns["name"].strip()
     if "owner" in fields:

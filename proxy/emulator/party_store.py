@@ -10,7 +10,7 @@ from .contact_model import KINDS
 from .errors import ValidationFailed, field_error, not_found
 from .nested import ORGANISATION_PICTURE, PERSON_PICTURE, nested_party, nested_user
 from .party_model import PartyInput
-from .rows import by_ids, changed_columns, insert, update
+from .rows import by_ids, changed_columns, insert, require, update
 
 EMBEDS = frozenset({"tags", "fields", "organisation", "missingImportantFields"})
 
@@ -140,9 +140,7 @@ def create_party(conn: sqlite3.Connection, party: PartyInput, user_id: int, embe
 
 def update_party(conn: sqlite3.Connection, party_id: int, party: PartyInput, user_id: int,
                  embeds: frozenset[str]) -> dict[str, Any]:
-    current = conn.execute("SELECT * FROM parties WHERE id = ?", (party_id,)).fetchone()
-    if current is None:
-        raise not_found("party", party_id)
+    current = require(conn, "parties", party_id, "party")
     errors = list(party.errors)
     columns = dict(party.columns)
     _check_owner(conn, columns, errors)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from . import cascade, deal_store, entry_store, record_store
+from .body import read_json
 from .errors import V2Error, json_response
 from .filters import compile_conditions
 from .records import ID, IDS, batch_ids, embeds, no_content, paged, run, since, single_id
@@ -19,10 +19,7 @@ ENTRIES_PER_PAGE = 50  # the entry lists allow at most 50 a page
 
 
 async def _filter_body(request: web.Request) -> list[Any]:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError as exc:
-        raise V2Error(400, f"request body is not valid JSON: {exc}") from None
+    body = await read_json(request)
     conditions = body.get("filter", {}).get("conditions") if isinstance(body, dict) and isinstance(
         body.get("filter"), dict) else None
     if not isinstance(conditions, list):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Iterable
 
+from .errors import not_found
+
 
 def marks(count: int) -> str:
     return ", ".join("?" * count)
@@ -32,3 +34,11 @@ def by_ids(conn: sqlite3.Connection, sql: str, ids: Iterable[int], *params: Any)
     if not ids:
         return []
     return conn.execute(sql.format(ids=marks(len(ids))), (*params, *ids)).fetchall()
+
+
+def require(conn: sqlite3.Connection, table: str, record_id: int, resource: str) -> sqlite3.Row:
+    """The row with that id, or v2's 404 naming the ``resource`` (``party``, ``kase``...)."""
+    row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (record_id,)).fetchone()
+    if row is None:
+        raise not_found(resource, record_id)
+    return row

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import seed_records
 from .seed_checks import SeedError, Schema, as_date, assign_ids, check_keys, unique, user_id
+from .task_model import parse_due_time
 
 __all__ = ["COLOUR", "DEMO_SEED", "Seed", "SeedError", "load_seed", "parse_seed", "seed_from_dict"]
 
 DEMO_SEED = "demo_seed.toml"
 DEFAULT_REQUESTS_PER_HOUR = 4000
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
-TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:[0-5]\d)?$")
 
 
 @dataclass
@@ -150,10 +150,10 @@ def _check_tasks(seed: Seed) -> None:
         where = f"tasks[{index}]"
         task["dueOn"] = as_date(f"{where}.dueOn", task["dueOn"])
         if "dueTime" in task:
-            match = TIME.match(task["dueTime"])
-            if not match:
+            due_time = parse_due_time(task["dueTime"])        # kept to the minute, as Capsule does
+            if due_time is None:
                 raise SeedError(f"{where}.dueTime: expected HH:MM:SS, got {task['dueTime']!r}")
-            task["dueTime"] = f"{match[1]}:{match[2]}:00"  # Capsule keeps due times to the minute
+            task["dueTime"] = due_time
         status = task.setdefault("status", "OPEN").upper()
         if status not in ("OPEN", "COMPLETED", "PENDING"):
             raise SeedError(f"{where}.status: must be OPEN, COMPLETED or PENDING, got {task['status']!r}")

@@ -95,7 +95,7 @@ def _refuse_other_versions(conn: sqlite3.Connection, path: str) -> None:
     """A database from another emulator version has other tables; migrating it is not worth it."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
         return
-    meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+    meta = read_meta(conn)
     if "seed_digest" in meta and meta.get("schema_version") != SCHEMA_VERSION:
         raise StoreError(
             f"database {path} was written by another version of the emulator (schema "

@@ -13,6 +13,7 @@ from .clock import utc_now
 from .entry_store import add_entry
 from .errors import ValidationFailed, field_error, not_found
 from .nested import nested_party, nested_user
+from .rows import changed_columns, insert, update
 from .task_model import LINKS
 
 _SELECT = """
@@ -126,10 +127,7 @@ def create_task(conn: sqlite3.Connection, changes: dict[str, Any], user_id: int)
            "party_id": None, "opportunity_id": None, "kase_id": None} | changes
     _apply_status(row, None, user_id, now)
     row |= {"created_at": now, "updated_at": now}
-    columns = ", ".join(row)
-    cursor = conn.execute(f"INSERT INTO tasks ({columns}) VALUES ({', '.join('?' * len(row))})",
-                          tuple(row.values()))
-    return get_tasks(conn, [cursor.lastrowid])[0]
+    return get_tasks(conn, [insert(conn, "tasks", row)])[0]
 
 
 def update_task(conn: sqlite3.Connection, task_id: int, changes: dict[str, Any], user_id: int
@@ -146,11 +144,10 @@ def update_task(conn: sqlite3.Connection, task_id: int, changes: dict[str, Any],
                                 f"this one would be linked to {' and '.join(linked)}")])
     now = utc_now()
     _apply_status(changes, current["status"], user_id, now)
-    changed = {column: value for column, value in changes.items() if current[column] != value}
+    changed = changed_columns(current, changes)
     if changed:
         changed["updated_at"] = now
-        assignments = ", ".join(f"{column} = ?" for column in changed)
-        conn.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*changed.values(), task_id))
+        update(conn, "tasks", task_id, changed)
     if changed.get("status") == "COMPLETED":
         _record_completion(conn, current, changed, user_id)
     return get_tasks(conn, [task_id])[0]

@@ -71,13 +71,6 @@ def query_params(request: web.Request, allowed: tuple[str, ...]) -> dict[str, st
     return params
 
 
-def _item(answer: Answer, key: str) -> dict[str, Any]:
-    item = answer.data.get(key) if isinstance(answer.data, dict) else None
-    if not isinstance(item, dict):
-        raise UpstreamUnavailable(f"the upstream answer has no {key!r} object", transient=False)
-    return item
-
-
 async def _call(request: web.Request, method: str, path: str, **kwargs: Any) -> Answer:
     return await request.app[SERVICES].upstream.call(method, path, request[TOKEN], **kwargs)
 
@@ -92,7 +85,7 @@ async def require(request: web.Request, collection: str, item: str, ident: int, 
         if exc.status == 404:
             raise V1Error(404, f"there is no {noun} with id {ident}") from None
         raise
-    return _item(answer, item)
+    return answer.item(item)
 
 
 # --- look-ups into a Context ---------------------------------------------------------------------
@@ -157,11 +150,6 @@ async def translate_out(request: web.Request, resource: Resource, v2_items: list
     return [(shape.root, engine.to_v1(shape, item, ctx)) for shape, item in zip(shapes, v2_items)]
 
 
-def _answer_warnings(request: web.Request, ctx: Context) -> None:
-    if ctx.warnings:
-        respond.warn(request, ctx.warnings)
-
-
 def created(request: web.Request, resource: Resource, answer: Answer) -> web.Response:
     """201, an empty body and `Location: <public base>/api/<kind>/{id}` (P4)."""
     new_id = created_id(answer.headers.get("Location", ""))
@@ -182,8 +170,8 @@ async def show(request: web.Request, resource: Resource, route: Route) -> web.St
     ident = path_id(request, noun=resource.noun)
     answer = await _call(request, "GET", f"{resource.v2.path}/{ident}")
     ctx = new_context(request)
-    [(root, record)] = await translate_out(request, resource, [_item(answer, resource.v2.item)], ctx)
-    _answer_warnings(request, ctx)
+    [(root, record)] = await translate_out(request, resource, [answer.item(resource.v2.item)], ctx)
+    respond.warn(request, ctx.warnings)
     return respond.record(request, root, record)
 
 
@@ -230,7 +218,7 @@ async def list_records(request: web.Request, resource: Resource, route: Route) -
             if exc.status == 404 and parent is not None:
                 raise V1Error(404, f"there is no {PARENTS[parent[0]].noun} with id {parent[1]}") from None
             raise
-        _answer_warnings(request, ctx)
+        respond.warn(request, ctx.warnings)
         return respond.listing(request, resource.list_root, found, item=resource.shapes[0].root)
 
 
@@ -249,7 +237,7 @@ async def create(request: web.Request, resource: Resource, route: Route) -> web.
         answer = await _call(request, "POST", resource.v2.path, json={resource.v2.item: body})
     except UpstreamError as exc:
         raise _explained(exc, route, v1) from None
-    _answer_warnings(request, ctx)
+    respond.warn(request, ctx.warnings)
     return created(request, resource, answer)
 
 
@@ -292,7 +280,7 @@ async def update(request: web.Request, resource: Resource, route: Route) -> web.
         await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: body})
     except UpstreamError as exc:
         raise _explained(exc, route, v1) from None
-    _answer_warnings(request, ctx)
+    respond.warn(request, ctx.warnings)
     return respond.empty(200)
 
 

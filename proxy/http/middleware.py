@@ -130,8 +130,8 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
             raise
         message = {404: f"there is no resource at {request.path}",
                    405: f"{request.method} is not allowed on {request.path}",
-                   413: f"the request body is larger than the proxy accepts ([server] max_body: "
-                        f"{services.settings.get('server', 'max_body')} bytes)"}.get(exc.status, exc.reason)
+                   413: respond.too_large(services.settings.get("server", "max_body")).message,
+                   }.get(exc.status, exc.reason)
         problem = V1Error(exc.status, message, {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare 500
         services.metrics.unexpected_errors.inc()

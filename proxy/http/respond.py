@@ -35,9 +35,7 @@ async def read_document(request: web.Request, roots: tuple[str, ...]) -> tuple[s
     """The request's v1 document, whose root is one of ``roots``: (root, neutral record).
     A bad body is a DocumentError (400/413/415), refused before any upstream call."""
     settings = request.app[SERVICES].settings
-    limit = settings.get("server", "max_body")
-    if (request.content_length or 0) > limit:
-        raise too_large(limit)   # a declared length over the limit: refused before it is read
+    limit = settings.get("server", "max_body")     # a declared length over it was refused in _admit
     try:
         # A client that drips its body must not hold a connection and a handler for ever.
         async with asyncio.timeout(settings.get("server", "body_timeout") or None):
@@ -78,5 +76,6 @@ def empty(status: int, headers: Mapping[str, str] | None = None) -> web.Response
 
 
 def warn(request: web.Request, messages: Iterable[str]) -> None:
-    """Say in the answer's Warning header what Capsule changed about what the client sent."""
+    """Say in the answer's Warning header what Capsule changed about what the client sent (nothing,
+    for no messages: the header is written only when there is one)."""
     request.setdefault(WARNINGS, []).extend(messages)

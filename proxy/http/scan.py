@@ -18,7 +18,7 @@ from typing import Any
 from ..resources.base import ListPlan
 from ..translate.errors import InvalidField
 from ..translate.paging import Window, pages_for_window
-from ..upstream.client import Upstream, UpstreamUnavailable
+from ..upstream.client import Upstream
 from .errors import V1Error
 
 Translate = Callable[[list[dict[str, Any]]], Awaitable[list[Any]]]
@@ -58,10 +58,7 @@ async def scan(upstream: Upstream, token: str, plan: ListPlan, start: int, limit
             answer = await upstream.call("POST", plan.path, token, params=params, json=plan.filter)
         read += 1
         on_page()
-        items = answer.data.get(plan.key) if isinstance(answer.data, dict) else None
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise UpstreamUnavailable(f"the upstream answer to {plan.path} has no {plan.key!r} list of objects",
-                                      transient=False)
+        items = answer.items(plan.key, plan.path)
         before = len(window.items)
         full = window.feed(items if plan.keep is None else [item for item in items if plan.keep(item)])
         window.items[before:] = await translate(window.items[before:])

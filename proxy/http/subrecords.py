@@ -178,8 +178,7 @@ async def update_in_parent(request: web.Request, resource: Resource, route: Rout
     body = await translate_in(request, resource.shape(root), v1, ctx)
     ident = await _in_parent(request, resource)
     await _call(request, "PUT", f"{resource.v2.path}/{ident}", json={resource.v2.item: body})
-    if ctx.warnings:
-        respond.warn(request, ctx.warnings)
+    respond.warn(request, ctx.warnings)
     return respond.empty(200)
 
 

@@ -37,6 +37,7 @@ from ..translate.errors import InvalidField, UpstreamDataError
 from ..translate.fields import Context, Field, NameIndex, Shape, UnknownName, to_v2
 from ..translate.ids import parse_id
 from ..translate.paging import parse_limit, parse_start
+from .convert import NAME_KEYS
 from .samples import Sampler, SpyContext, seed_entry
 
 PLACEHOLDER_TOKEN = "explain-placeholder-token"
@@ -115,7 +116,7 @@ def new_account(zone: ZoneInfo, *, owners: Mapping[str, int] | None, owner_zones
     else:
         named = [{"id": index, "name": name} for index, name in enumerate(DEFAULT_CATEGORIES, 1)]
     fixed = ({"users"} if owners else set()) | ({"categories"} if categories else set())
-    return Account(zone, {"users": users, "categories": named}, {"users": "username", "categories": "name"}, fixed)
+    return Account(zone, {"users": users, "categories": named}, dict(NAME_KEYS), fixed)
 
 
 def learn_names(account: Account, attempt: Callable[[Context], Any], source: Mapping[str, Any], *,
@@ -134,23 +135,6 @@ def learn_names(account: Account, attempt: Callable[[Context], Any], source: Map
                 return
         except (InvalidField, UpstreamDataError):
             return                    # the proxy will answer this itself
-
-
-def _note_unknown_filter(account: Account, attempt: Callable[[Context], Any], query: Mapping[str, Any]) -> None:
-    """A list filter naming what the account does not hold (`?user=nobody`) is not made up: a
-    filter selects among what exists, and the proxy answers such a name with an empty list, which
-    is what the explanation then shows (decision M1)."""
-    ctx = SpyContext(lists=account.lists, zone_override=account.zone)
-    try:
-        attempt(ctx)
-    except UnknownName as exc:
-        account.notes.append(
-            f"{exc.field}={query.get(exc.field)!r} names none of the synthetic account's {exc.lookup}: the "
-            "proxy reads that list once more, then answers an empty list, as shown. To explain with your "
-            "own names, give them: --owner-map / --category-map (\"owners\" / \"categories\" in a "
-            "/_proxy/explain body)")
-    except (InvalidField, UpstreamDataError):
-        pass                          # the proxy will answer this itself
 
 
 def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str, Any]] | None, *,
@@ -174,9 +158,6 @@ def build(match: Match, query: Mapping[str, str], document: tuple[str, dict[str,
         ident = parse_id(params.get("id", ""))
         if ident is not None:
             parent = (PARENTS[params["kind"]], ident)
-    if route.op == "list" and resource.planner is not None:
-        planned = (parent[0].word, parent[1]) if parent else None
-        _note_unknown_filter(account, lambda ctx: resource.planner(query, planned, ctx), query)
     example = filled(route.options.get("example") or {}, params)
     if "item" in params:        # the record a path names after its parent: moved, linked, removed
         ident = parse_id(params["item"])
@@ -306,14 +287,25 @@ def _add_copy(tables: dict[str, dict[int, dict[str, Any]]], table: str, ident: i
 
 def _add_window(account: Account, resource: Resource, query: Mapping[str, str],
                 parent: tuple[Parent, int] | None, max_pages: int) -> None:
-    if resource.planner is None or not any(s.writable for s in resource.shapes):
+    if resource.planner is None:
         return
     try:
         start, limit = parse_start(query.get("start")), parse_limit(query.get("limit"))
         ctx = Context(lists=account.lists, zone_override=account.zone)
         plan = resource.planner(query, (parent[0].word, parent[1]) if parent else None, ctx)
+    except UnknownName as exc:
+        # A filter's name is not made up (`?user=nobody`): a filter selects among what exists, and
+        # the proxy answers a name the account lacks with an empty list, which is what is shown (M1).
+        account.notes.append(
+            f"{exc.field}={query.get(exc.field)!r} names none of the synthetic account's {exc.lookup}: the "
+            "proxy reads that list once more, then answers an empty list, as shown. To explain with your "
+            "own names, give them: --owner-map / --category-map (\"owners\" / \"categories\" in a "
+            "/_proxy/explain body)")
+        return
     except InvalidField:
         return                                  # the proxy answers 400 itself
+    if not any(s.writable for s in resource.shapes):
+        return
     account.filtered = plan.keep is not None
     if limit == 0 or start >= max_pages * plan.page_size:
         return                                  # answered without reading a page

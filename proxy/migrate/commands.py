@@ -132,9 +132,13 @@ def _explain(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
     except ConfigError as exc:
         return _fail(stderr, f"explain: configuration error: {exc}", 2)
     try:
-        owners = converting.load_map(args.owner_map, "--owner-map") if args.owner_map else None
-        owner_zones = converting.load_zones(args.owner_map) if args.owner_map else None
-        categories = converting.load_map(args.category_map, "--category-map") if args.category_map else None
+        owners = owner_zones = categories = None
+        if args.owner_map:                    # read once: the ids, and the zones a saved answer has
+            users = converting.load_lookup(args.owner_map, "users", "--owner-map")
+            owners, owner_zones = converting.ids_of(users, "users"), converting.zones_of(users)
+        if args.category_map:
+            categories = converting.ids_of(converting.load_lookup(args.category_map, "categories",
+                                                                  "--category-map"), "categories")
         body = None
         if args.body == "-":
             body = stdin.read()

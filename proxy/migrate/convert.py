@@ -145,24 +145,21 @@ def load_lookup(path: str | os.PathLike[str], lookup: str, option: str) -> Looku
     return lookup_from_data(_read(path, option), lookup, str(path), option)
 
 
-# The account's directory, as `explain` takes it: users by username, categories by name.
-_NAME_KEYS = {"users": "username", "categories": "name"}
+#: The account's directory, as `explain` takes it: users by username, categories by name.
+NAME_KEYS = {"users": "username", "categories": "name"}
 
 
-def load_map(path: str | os.PathLike[str], option: str) -> dict[str, int]:
+def ids_of(found: Lookup, lookup: str) -> dict[str, int]:
     """A name -> id map for `explain` (--owner-map / --category-map)."""
-    lookup = "users" if option == "--owner-map" else "categories"
-    found = load_lookup(path, lookup, option)
     if found.ids is not None:
         return found.ids
-    key = _NAME_KEYS[lookup]
+    key = NAME_KEYS[lookup]
     return {r[key]: r["id"] for r in found.records or [] if isinstance(r.get(key), str)}
 
 
-def load_zones(path: str | os.PathLike[str]) -> dict[str, str] | None:
+def zones_of(users: Lookup) -> dict[str, str] | None:
     """Each user's time zone, when --owner-map is a saved `{"users": [...]}` answer."""
-    found = load_lookup(path, "users", "--owner-map")
-    zones = {r["username"]: r["timezone"] for r in found.records or []
+    zones = {r["username"]: r["timezone"] for r in users.records or []
              if isinstance(r.get("username"), str) and isinstance(r.get("timezone"), str)}
     return zones or None
 

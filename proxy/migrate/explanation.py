@@ -13,7 +13,7 @@ operation's text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +22,7 @@ from ..resources import RESOURCES
 from ..resources.base import PARENTS, Resource, Route
 from ..resources.lookups import ALIASES, LOOKUPS
 from ..translate.errors import InvalidField, UpstreamDataError
-from ..translate.fields import Column, Context, Shape
+from ..translate.fields import Context, Shape, columns_to_write
 from .account import Account
 from .dry_run import Recorded
 from .samples import label
@@ -76,11 +76,6 @@ class Claims:
         return self.by_lookup.get(lookup, [])
 
 
-def _writable_present(shape: Shape, v1: Mapping[str, Any]) -> Iterable[Column]:
-    return (column for column in shape.columns if column.write is not None
-            and (any(name in v1 for name in column.names) or getattr(column, "always", False)))
-
-
 def claims_for(match: Match, document: tuple[str, dict[str, Any]] | None, query: Mapping[str, str],
                calls: list[Recorded], account: Account, zone_fixed: bool) -> Claims:
     claims = Claims()
@@ -115,7 +110,7 @@ def _write_claims(claims: Claims, resource: Resource, route: Route, document: tu
     stored = next((item for call in calls if call.method == "GET" for item in _answered(call, resource)), None)
     for _ in range(_ROUNDS):
         wanted: set[str] = set()
-        for column in _writable_present(shape, v1):
+        for column in columns_to_write(shape, v1, ctx, check_required=False):
             try:
                 needed = set(column.needs(v1, ctx))
             except (InvalidField, UpstreamDataError):

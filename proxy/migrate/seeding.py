@@ -1,14 +1,11 @@
 """The synthetic account (account.py) as the emulator's seed (decision M1).
 
 Look-up lists become the seed tables their v2 path names; records are written as seed entries
-already (samples.seed_entry). The seed is handed over as data (`seed_from_dict`), or as TOML
-where the emulator only parses text.
+already (samples.seed_entry). The seed is handed over as data (`seed_from_dict`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..emulator import seed as seeds
@@ -103,50 +100,4 @@ def _without(data: dict[str, list[dict[str, Any]]], lookups: set[str]) -> dict[s
 
 
 def _parse(data: dict[str, list[dict[str, Any]]]) -> seeds.Seed:
-    from_dict = getattr(seeds, "seed_from_dict", None)
-    if from_dict is not None:
-        return from_dict(data, "(explain)")
-    return seeds.parse_seed(to_toml(data), "(explain)")
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
-
-
-def _string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _string(key)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    return _string(str(value))                  # dates from the demo seed: written as text
-
-
-def to_toml(data: Mapping[str, list[Mapping[str, Any]]]) -> str:
-    """Seed tables as TOML arrays of tables (what parse_seed reads)."""
-    lines = []
-    for table, entries in data.items():
-        for entry in entries:
-            lines.append(f"[[{_key(table)}]]")
-            lines.extend(f"{_key(key)} = {_value(value)}" for key, value in entry.items())
-    return "\n".join(lines) + "\n"
+    return seeds.seed_from_dict(data, "(explain)")

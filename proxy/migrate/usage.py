@@ -24,10 +24,10 @@ from typing import Any, AsyncIterator
 from aiohttp import web
 
 from ..keys import SERVICES
-from .usage_inventory import (DEFAULT_LIMIT, DEFAULT_MAX_CLIENTS, MAX_AGENTS_PER_TOKEN, MAX_LIMIT,  # noqa: F401
-                              MAX_USER_AGENT, METRIC, NO_USER_AGENT, OTHER_AGENTS, OTHER_LABEL, SNAPSHOT_TTL,
-                              UsageInventory, clean_user_agent, counted, file_snapshot, report)
-from .usage_store import ANONYMOUS, FILE_VERSION, OTHER_CLIENTS, UsageFileError, client_name, read_file  # noqa: F401
+# Re-exported: the command line and the tests reach the inventory through this module.
+from .usage_inventory import (DEFAULT_LIMIT, MAX_AGENTS_PER_TOKEN, MAX_LIMIT, MAX_USER_AGENT,  # noqa: F401
+                              OTHER_AGENTS, OTHER_LABEL, SNAPSHOT_TTL, UsageInventory, file_snapshot)
+from .usage_store import OTHER_CLIENTS, UsageFileError  # noqa: F401
 
 USAGE = web.AppKey("capsule_usage_inventory", UsageInventory)
 PATH = "/_proxy/usage"
@@ -35,14 +35,8 @@ _LIMIT = re.compile(r"[0-9]{1,7}\Z")
 
 
 def inventory_of(app: web.Application) -> UsageInventory | None:
-    """The app's inventory: `app[USAGE]`, or the one among the shared services' observers."""
-    if USAGE in app:
-        return app[USAGE]
-    services = app.get(SERVICES)
-    for observer in getattr(services, "observers", ()):
-        if isinstance(observer, UsageInventory):
-            return observer
-    return None
+    """The app's inventory (`install` and `add_routes` put it there), or None."""
+    return app.get(USAGE)
 
 
 async def usage_handler(request: web.Request) -> web.Response:
@@ -97,10 +91,9 @@ def install(app: web.Application, inventory: UsageInventory | None = None) -> Us
     services.observers.append(inventory)
     inventory.export(services.metrics.registry)
     app.cleanup_ctx.append(usage_context)
-    if services.settings.get("ops", "port"):
-        app[USAGE] = inventory                 # proxy.ops serves it on the ops listener
-    else:
-        add_routes(app, inventory)
+    app[USAGE] = inventory
+    if not services.settings.get("ops", "port"):   # else proxy.ops serves it on the ops listener
+        app.router.add_get(PATH, usage_handler)
     return inventory
 
 

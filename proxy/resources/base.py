@@ -45,7 +45,6 @@ class V2:
 
     collection: str
     item: str
-    page_size: int = PAGE_SIZE
 
     @property
     def path(self) -> str:
@@ -66,7 +65,7 @@ class ListPlan:
 
 
 #: query parameters, the parent id (or None), the context -> how to read the list
-Planner = Callable[[Mapping[str, str], "int | None", Context], ListPlan]
+Planner = Callable[[Mapping[str, str], "tuple[str, int] | None", Context], ListPlan]
 
 
 @dataclass(frozen=True)

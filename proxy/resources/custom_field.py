@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from ..translate import v2_data
-from ..translate.dates import calendar_day_to_v2, due_date_to_v1
+from ..translate.dates import calendar_day_to_v1, calendar_day_to_v2
 from ..translate.errors import InvalidField, UpstreamDataError
-from ..translate.fields import Context, Field, Rule, Shape, UnknownName, blank, ident, text
+from ..translate.fields import Context, Field, Rule, Shape, UnknownName, blank, ident, nested, nested_text, text
 from .base import PARENT_PATTERN, PARENTS, Resource, V2, route
 
 #: v2 definition types -> v1's words. Any other v2 type reads as Text (CF6).
@@ -59,7 +59,7 @@ def value_to_v1(kind: str | None, value: Any) -> dict[str, str] | None:
     if kind == "number":
         return {"number": v2_data.number({"value": value}, "value") or ""}
     if kind == "date":
-        return {"date": due_date_to_v1(v2_data.text({"value": value}, "value") or "")}
+        return {"date": calendar_day_to_v1(value, "field value")}
     if isinstance(value, str):
         return {"text": value}
     if isinstance(value, bool):                      # a type v1 did not know: its value as text
@@ -74,21 +74,11 @@ def read_value(v2: Mapping[str, Any], ctx: Context) -> dict[str, str]:
     return value_to_v1(_kind(definition), v2.get("value")) or {}
 
 
-def _definition_name(v2: Mapping[str, Any], ctx: Context) -> str | None:
-    definition = v2_data.record(v2, "definition")
-    return v2_data.text(definition, "name") if definition else None
-
-
-def _definition_tag(v2: Mapping[str, Any], ctx: Context) -> str | None:
-    definition = v2_data.record(v2, "definition")
-    return _tag_name(definition) if definition else None
-
-
 #: Read from a v2 value whose ``definition`` is the whole definition (joined by the HTTP layer).
 CUSTOM_FIELD_SHAPE = Shape("customField", (
     Field("id", read=ident(), source="fields[].id (the value's id)"),
-    Field("tag", read=_definition_tag, source="definition.tag.name (a datatag's fields)"),
-    Field("label", read=_definition_name, source="definition.name"),
+    Field("tag", read=nested("definition", _tag_name), source="definition.tag.name (a datatag's fields)"),
+    Field("label", read=nested_text("definition", "name"), source="definition.name"),
     Rule(VALUE_ELEMENTS, read=read_value, source="fields[].value",
          note="by the definition's type: text (and list), date (midnight UTC), boolean (only true), number"),
 ))

@@ -17,7 +17,7 @@ from ..translate.dates import format_utc, parse_instant
 from ..translate.fields import (Context, Field, Rule, Shape, blank, ident, nested_id, nested_text, stamp,
                                 text, text_in)
 from .base import PARENT_PATTERN, PARENTS, ListPlan, Resource, V2, route
-from .task import party_name
+from .task import read_party_name
 
 #: v2 entry types as v1 named them. A completed task leaves a "task" entry: v1 clients see it as
 #: `Task` (HI1).
@@ -103,11 +103,6 @@ def write_type(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     return {"type": "note"} if ctx.creating else {}
 
 
-def _party_name(v2: Mapping[str, Any], ctx: Context) -> str | None:
-    party = v2_data.record(v2, "party")
-    return party_name(party) if party else None
-
-
 HISTORY_SHAPE = Shape("historyItem", (
     Field("id", read=ident(), source="id"),
     Field("type", read=read_type, source="type", note="note: Note, email: Email, task: Task (a completed task)"),
@@ -122,7 +117,7 @@ HISTORY_SHAPE = Shape("historyItem", (
     Rule(("attachments",), read=read_attachments, source="attachments[] (id, filename, contentType)"),
     Rule(("participants",), read=read_participants, source="participants[] (name, address, role)"),
     Field("partyId", read=nested_id("party"), source="party.id"),
-    Field("partyName", read=_party_name, source="party: firstName lastName, or name"),
+    Field("partyName", read=read_party_name, source="party: firstName lastName, or name"),
     Field("partyPictureURL", read=nested_text("party", "pictureURL"), source="party.pictureURL"),
     Field("opportunityId", read=nested_id("opportunity"), source="opportunity.id"),
     Field("opportunityName", read=nested_text("opportunity", "name"), source="opportunity.name"),
@@ -144,7 +139,7 @@ def plan_history(query: Mapping[str, str], parent: tuple[str, int] | None, ctx: 
 
 HISTORY = Resource(
     name="history", noun="history item", shapes=(HISTORY_SHAPE,), list_root="history",
-    v2=V2("entries", "entry", page_size=ENTRY_PAGE), location="/api/history/{id}", planner=plan_history,
+    v2=V2("entries", "entry"), location="/api/history/{id}", planner=plan_history,
     routes=(
         route("GET", f"/api/{PARENT_PATTERN}/{{id}}/history", "list", parent="scoped"),
         route("POST", f"/api/{PARENT_PATTERN}/{{id}}/history", "create", parent="link"),

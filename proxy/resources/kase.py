@@ -33,8 +33,11 @@ def _link(record: Mapping[str, Any] | None, key: str) -> dict[str, int] | None:
     return None if ident_ is None else {"id": ident_}
 
 
+_read_owner_name = nested_text("owner", "username")
+
+
 def read_owner(v2: Mapping[str, Any], ctx: Context) -> dict[str, str | None]:
-    return {"owner": nested_text("owner", "username")(v2, ctx)}
+    return {"owner": _read_owner_name(v2, ctx)}
 
 
 def write_owner(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -113,8 +116,7 @@ def plan_kases(query: Mapping[str, str], parent: tuple[str, int] | None, ctx: Co
     `/parties/{id}/kases`, without filters."""
     if parent is not None:
         return ListPlan(f"/api/v2/parties/{parent[1]}/kases", "kases")
-    given = {name: value.strip() for name, value in query.items() if value.strip()}
-    return filtered(KASE.v2.path, "kases", given, ("tag",))
+    return filtered(KASE.v2.path, "kases", query, ("tag",))
 
 
 KASE = Resource(

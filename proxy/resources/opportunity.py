@@ -162,8 +162,7 @@ def plan_opportunities(query: Mapping[str, str], parent: tuple[str, int] | None,
     `/parties/{id}/opportunities`, without filters."""
     if parent is not None:
         return ListPlan(f"/api/v2/parties/{parent[1]}/opportunities", "opportunities")
-    given = {name: value.strip() for name, value in query.items() if value.strip()}
-    return filtered(OPPORTUNITY.v2.path, "opportunities", given, ("milestone", "tag"))
+    return filtered(OPPORTUNITY.v2.path, "opportunities", query, ("milestone", "tag"))
 
 
 OPPORTUNITY = Resource(

@@ -116,17 +116,10 @@ def _contact_ids(party: Mapping[str, Any]) -> dict[str, set[int]]:
             for kind in CONTACT_KINDS}
 
 
-def _contacts_needs(v1: Mapping[str, Any], ctx: Context) -> set[str]:
-    # Contact ids are checked against the stored party, which an update fetches anyway (PA4).
-    return set()
-
-
 def contact_array(party: Mapping[str, Any], contact_id: int) -> str | None:
     """Which v2 array of a party holds that contact id (DELETE .../contact/{id})."""
-    for kind in CONTACT_KINDS:
-        if contact_id in _contact_ids(party)[kind.array]:
-            return kind.array
-    return None
+    held = _contact_ids(party)
+    return next((kind.array for kind in CONTACT_KINDS if contact_id in held[kind.array]), None)
 
 
 # --- the organisation link ------------------------------------------------------------------------
@@ -183,7 +176,8 @@ def _person_needs_a_name(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
 
 _COMMON_HEAD = (
     Field("id", read=ident(), source="id"),
-    Rule(("contacts",), read=read_contacts, write=write_contacts, needs_fn=_contacts_needs,
+    # No look-up: contact ids are checked against the stored party, which an update reads anyway (PA4).
+    Rule(("contacts",), read=read_contacts, write=write_contacts,
          source="addresses, emailAddresses, phoneNumbers, websites",
          note="a contact without id is added, with id updated, delete=\"true\" removed"),
     Field("pictureURL", read=text("pictureURL"), source="pictureURL"),

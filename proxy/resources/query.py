@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,23 +36,20 @@ def lastmodified(raw: str, field: str = "lastmodified") -> str:
                               f"such as 20090630T000000; got {raw!r}")
 
 
-def filter_plan(path: str, key: str, conditions: list[dict[str, str]]) -> ListPlan:
-    return ListPlan(f"{path}/filters/results", key, filter={"filter": {"conditions": conditions}})
-
-
-def filtered(path: str, key: str, given: Mapping[str, str], filters: tuple[str, ...]) -> ListPlan:
+def filtered(path: str, key: str, query: Mapping[str, str], filters: tuple[str, ...]) -> ListPlan:
     """v1 list filters that are v2 filter conditions (`tag is`, `milestone is`, ...), all of them
-    together, and `lastmodified` -> v2 `since` (kept locally when there are conditions too)."""
-    conditions = [{"field": name, "operator": "is", "value": given[name]} for name in filters if given.get(name)]
-    since = lastmodified(given["lastmodified"]) if given.get("lastmodified") else None
+    together, and `lastmodified` -> v2 `since` (kept locally when there are conditions too). A
+    blank value is no filter; values are trimmed."""
+    given = {name: (query.get(name) or "").strip() for name in (*filters, "lastmodified")}
+    conditions = [{"field": name, "operator": "is", "value": given[name]} for name in filters if given[name]]
+    since = lastmodified(given["lastmodified"]) if given["lastmodified"] else None
     if not conditions:
         return ListPlan(path, key, params={"since": since} if since else {})
-    plan = filter_plan(path, key, conditions)
+    plan = ListPlan(f"{path}/filters/results", key, filter={"filter": {"conditions": conditions}})
     if since is None:
         return plan
     # The filter's updatedOn is a day, not an instant: keep the exact boundary here.
-    return ListPlan(plan.path, plan.key, filter=plan.filter,
-                    keep=lambda record: (v2_data.text(record, "updatedAt") or "") >= since)
+    return replace(plan, keep=lambda record: (v2_data.text(record, "updatedAt") or "") >= since)
 
 
 def tracks_from_query(query: Mapping[str, str]) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..translate import v2_data
-from ..translate.dates import (due_date_time_to_v1, due_date_to_v1, due_date_to_v2, instant_to_local,
-                               is_transition_day, local_to_instant, parse_due_on, parse_due_time,
-                               parse_instant, reads_back, zone_for)
+from ..translate.dates import (due_date_time_to_v1, due_date_time_to_v2, due_date_to_v1, due_date_to_v2,
+                               instant_to_local, is_transition_day, local_to_instant, parse_due_on,
+                               parse_due_time, parse_instant, reads_back, zone_for)
 from ..translate.errors import InvalidField
 from ..translate.fields import (Context, Field, Rule, Shape, UnknownName, blank, by_name_in, ident,
-                                nested_id, nested_text, stamp, text, text_in)
+                                nested, nested_id, nested_text, stamp, text, text_in)
 from .base import PARENT_PATTERN, PARENTS, ListPlan, Resource, V2, route
 
 _UTC = ZoneInfo("UTC")
@@ -69,9 +69,8 @@ def _write_zone(v1: Mapping[str, Any], ctx: Context) -> ZoneInfo:
         zone = _zone_of_user(ctx, owner)
         if zone is not None:
             return zone
-    if not ctx.creating and _single_zone(ctx) is not None:
-        return _single_zone(ctx)
-    return _caller_zone(ctx)
+    single = None if ctx.creating else _single_zone(ctx)
+    return single if single is not None else _caller_zone(ctx)
 
 
 def _single_zone(ctx: Context) -> ZoneInfo | None:
@@ -172,10 +171,7 @@ def write_due(v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         stored_zone = ctx.zone_override or _zone_of_user(ctx, _owner_id(ctx.current)) or zone
         if stored_zone == zone and _due_instant(ctx.current, stored_zone) == instant:
             return {}                         # what GET answered: the stored wall time stays
-    try:
-        due_on, due_time = instant_to_local(instant, zone)
-    except OverflowError:      # 0001-01-01T00:00:00Z is the year 0 in New York
-        raise InvalidField("dueDateTime", f"dueDateTime is out of range in {zone.key}: {text_.strip()!r}") from None
+    due_on, due_time = due_date_time_to_v2(text_, zone)
     if instant.second:
         ctx.warnings.append(f"dueDateTime {text_.strip()!r}: Capsule keeps due times to the minute; "
                             "the seconds are dropped")
@@ -210,21 +206,20 @@ def party_name(party: Mapping[str, Any]) -> str | None:
     return name or joined or None
 
 
+#: `partyName` as every family reads it.
+read_party_name = nested("party", party_name)
+
+
 def _links() -> tuple[Field, ...]:
     rows = []
     for parent in PARENTS.values():
         name_read = (nested_text(parent.link, "name") if parent.word != "party"
-                     else _party_name_reader)
+                     else read_party_name)
         rows += [Field(parent.id_element, read=nested_id(parent.link), source=f"{parent.link}.id"),
                  Field(parent.id_element.replace("Id", "Name"), read=name_read,
                        source=f"{parent.link}.name" if parent.word != "party"
                        else "party: firstName lastName, or name")]
     return tuple(rows)
-
-
-def _party_name_reader(v2: Mapping[str, Any], ctx: Context) -> str | None:
-    party = v2_data.record(v2, "party")
-    return party_name(party) if party else None
 
 
 TASK_SHAPE = Shape("task", (

@@ -164,8 +164,8 @@ def due_date_time_to_v2(text: str, zone: ZoneInfo) -> tuple[str, str]:
     instant = parse_instant(text)
     try:
         return instant_to_local(instant, zone)
-    except OverflowError:  # only at the very ends of the datetime range
-        raise InvalidField("dueDateTime", f"dueDateTime is out of range: {text!r}") from None
+    except OverflowError:  # only at the very ends of the datetime range: 0001-01-01T00:00Z in New York
+        raise InvalidField("dueDateTime", f"dueDateTime is out of range in {zone.key}: {text.strip()!r}") from None
 
 
 # --- v2 -> v1 ---

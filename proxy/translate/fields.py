@@ -219,12 +219,12 @@ def read_needs(shape: Shape, v2_records: Iterable[Mapping[str, Any]]) -> set[str
 def needs(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> set[str]:
     """The look-ups writing this v1 document needs."""
     wanted: set[str] = set()
-    for column in _columns_to_write(shape, v1, ctx, check_required=False):
+    for column in columns_to_write(shape, v1, ctx, check_required=False):
         wanted.update(column.needs(v1, ctx))
     return wanted
 
 
-def _columns_to_write(shape: Shape, v1: Mapping[str, Any], ctx: Context, *,
+def columns_to_write(shape: Shape, v1: Mapping[str, Any], ctx: Context, *,
                       check_required: bool = True) -> Iterable[Column]:
     """The writable columns this document holds, and the ``always`` ones; InvalidField for a
     required one a create lacks."""
@@ -242,7 +242,7 @@ def to_v2(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     document holds are sent, so an update may be ``{}``. Read-only elements are ignored, so
     GET -> edit -> PUT works. Raises InvalidField for the first element that cannot be sent."""
     body: dict[str, Any] = {}
-    for column in _columns_to_write(shape, v1, ctx):
+    for column in columns_to_write(shape, v1, ctx):
         body.update(column.write(v1, ctx))
     return body
 
@@ -431,6 +431,6 @@ def precheck(shape: Shape, v1: Mapping[str, Any], ctx: Context) -> None:
     invalid document costs none. A column that needs a look-up (or the stored record) is left
     to ``to_v2``; what this run writes and warns is thrown away."""
     dry = Context(creating=ctx.creating, zone_override=ctx.zone_override)
-    for column in _columns_to_write(shape, v1, dry):
+    for column in columns_to_write(shape, v1, dry):
         if not set(column.needs(v1, dry)):
             column.write(v1, dry)

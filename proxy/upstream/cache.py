@@ -19,14 +19,6 @@ class TtlCache(Generic[V]):
         self.hits = 0
         self.misses = 0
 
-    def fresh(self, key: Hashable) -> V | None:
-        """The cached value when present and fresh, without awaiting anything (the hot path)."""
-        entry = self._values.get(key)
-        if entry is not None and entry[0] > self._clock():
-            self.hits += 1
-            return entry[1]
-        return None
-
     async def get(self, key: Hashable, load: Callable[[], Awaitable[V]], *, refresh: bool = False) -> V:
         """The cached value, or load() once for all concurrent callers when missing or stale."""
         if not refresh:

@@ -79,6 +79,26 @@ class Answer:
         # whether another page exists.
         return 'rel="next"' in self.headers.get("Link", "")
 
+    def item(self, key: str, what: str = "") -> dict[str, Any]:
+        """The object v2 answered under ``key``; a 502 (UpstreamUnavailable) when there is none.
+        ``what`` names the call in the message (``GET /api/v2/users/current``)."""
+        found = self.data.get(key) if isinstance(self.data, dict) else None
+        if not isinstance(found, dict):
+            raise UpstreamUnavailable(f"the upstream answer{_to(what)} has no {key!r} object", transient=False)
+        return found
+
+    def items(self, key: str, what: str = "") -> list[dict[str, Any]]:
+        """The list of objects v2 answered under ``key``; a 502 when there is none."""
+        found = self.data.get(key) if isinstance(self.data, dict) else None
+        if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+            raise UpstreamUnavailable(f"the upstream answer{_to(what)} has no {key!r} list of objects",
+                                      transient=False)
+        return found
+
+
+def _to(what: str) -> str:
+    return f" to {what}" if what else ""
+
 
 class Upstream:
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,

@@ -39,10 +39,6 @@ class Lookups:
         for name, source in self._sources.items():
             self.caches[name].ttl = ttls[source.ttl]
 
-    def fresh(self, name: str, token: str) -> Any:
-        """The cached value when present and fresh, without awaiting (the hot path)."""
-        return self.caches[name].fresh(token)
-
     async def get(self, name: str, token: str, *, refresh: bool = False) -> Any:
         """The look-up's value for this token: a list of v2 objects, or one object (`caller`)."""
         source = self._sources[name]
@@ -51,20 +47,12 @@ class Lookups:
     async def _load(self, source: Source, token: str) -> Any:
         if source.single:
             answer = await self._upstream.call("GET", source.path, token)
-            item = answer.data.get(source.key) if isinstance(answer.data, dict) else None
-            if not isinstance(item, dict):
-                raise UpstreamUnavailable(f"the upstream answer to GET {source.path} has no {source.key!r} object",
-                                          transient=False)
-            return item
+            return answer.item(source.key, f"GET {source.path}")
         items: list[Any] = []
         for page in range(1, self._max_pages + 1):
             params = {"page": str(page), "perPage": str(self._page_size)} if source.paged else None
             answer = await self._upstream.call("GET", source.path, token, params=params)
-            found = answer.data.get(source.key) if isinstance(answer.data, dict) else None
-            if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
-                raise UpstreamUnavailable(f"the upstream answer to GET {source.path} has no {source.key!r} "
-                                          "list of objects", transient=False)
-            items.extend(found)
+            items.extend(answer.items(source.key, f"GET {source.path}"))
             if not (source.paged and answer.has_next_page):
                 return items
         raise UpstreamUnavailable(f"GET {source.path} has more than {self._max_pages} pages; the proxy "

@@ -28,7 +28,7 @@ from tests.deploy.helpers import (
 
 def hadolint(path: Path) -> tuple[list[dict], str]:
     """hadolint's findings on `path` (JSON), failing on anything from level info up."""
-    tool = require_tool("hadolint", "the Dockerfile lint")
+    tool = require_tool("hadolint", "the Dockerfile lint", required_in_ci=True)   # a [test] extra
     result = run([tool, "--no-color", "--format", "json", "--failure-threshold", "info", str(path)])
     try:
         findings = json.loads(result.stdout)

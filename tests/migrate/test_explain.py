@@ -372,15 +372,6 @@ def test_an_account_the_emulator_cannot_hold_still_explains_with_a_note():
     assert "could not hold this request's records" in notes[0] and "widgets" in notes[0]
 
 
-def test_seed_text_survives_awkward_values():
-    from proxy.emulator.seed import parse_seed
-    from proxy.migrate.seeding import to_toml
-    awkward = 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f snow \u2603 emoji \U0001f600'
-    seed = parse_seed(to_toml({"users": [{"id": 1, "username": "u", "token": "t"}],
-                               "categories": [{"id": 3, "name": awkward}]}), "test")
-    assert seed.categories[0]["name"] == awkward
-
-
 # --- what a route's example data and its path give the account ---
 
 async def test_a_tag_route_detaches_the_tag_its_path_names():
